@@ -1,0 +1,51 @@
+"""Shared test settings: markers, the real-data fixture, quiet TensorFlow.
+
+- ``@pytest.mark.slow``: skipped unless ``--run-slow``.
+- ``@pytest.mark.data``: use the ``data_dir`` fixture; skipped with a reason when the real
+  datasets are absent (``TOOLKIT_DATA_DIR`` unset or empty).
+- ``@pytest.mark.backends``: backend-sensitive tests; ``make test`` runs them again under
+  ``KERAS_BACKEND=jax``.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    return f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')} TOOLKIT_DATA_DIR={os.environ.get('TOOLKIT_DATA_DIR')}"
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The folder made by ../shared/data/prepare.py, or skip."""
+    path = os.environ.get("TOOLKIT_DATA_DIR")
+    if not path or not os.path.isdir(path):
+        pytest.skip("real datasets absent: set TOOLKIT_DATA_DIR to a folder made by ../shared/data/prepare.py")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts from a clear Keras session and fixed seeds."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    yield

@@ -1,0 +1,75 @@
+"""One resolver for every activation, by name (slides 21–27).
+
+Every builder of the toolkit takes its activations as a *spec* and turns it into a layer
+here, so an activation sweep is a loop over strings. A spec is one of:
+
+- a name: ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"prelu"``, ``"rrelu"``,
+  or any of Keras's own (``"elu"``, ``"gelu"``, ``"selu"``, ``"swish"``, ...);
+- a dict ``{"name": "leaky_relu", "negative_slope": 0.1}`` (extra keys go to the layer);
+- a Keras layer instance (used as is).
+
+Unknown names raise ``ToolkitError`` (a ``ValueError``) listing the valid ones.
+"""
+import keras
+
+from toolkit.errors import ToolkitError, check_choice
+from toolkit.layers import PReLU, RReLU
+
+# The lecture's own family first (slides 23–27), then Keras's other activations.
+LECTURE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu")
+KERAS_ACTIVATIONS = ("linear", "elu", "selu", "gelu", "silu", "swish", "mish", "softplus",
+                     "softsign", "hard_sigmoid", "hard_silu", "relu6", "celu", "exponential",
+                     "softmax")
+
+
+def activation_names():
+    """Every name :func:`get_activation` accepts."""
+    return LECTURE_ACTIVATIONS + KERAS_ACTIVATIONS
+
+
+def _split_spec(spec):
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, dict):
+        if "name" not in spec:
+            raise ToolkitError(f"activation dict needs a 'name' key; received {spec!r}")
+        options = dict(spec)
+        return options.pop("name"), options
+    raise ToolkitError(
+        f"activation must be a name, a dict with 'name', or a keras Layer; received {spec!r}"
+    )
+
+
+def get_activation(spec, name=None):
+    """A new activation layer for ``spec``, named ``name`` (e.g. ``"enc1_act"``).
+
+    Example:
+        >>> get_activation("leaky_relu", name="block1_act").negative_slope
+        0.2
+        >>> get_activation({"name": "rrelu", "lower": 0.1, "upper": 0.2}).upper
+        0.2
+    """
+    if isinstance(spec, keras.layers.Layer):
+        return spec
+    key, options = _split_spec(spec)
+    check_choice("activation", key, activation_names())
+    try:
+        if key == "leaky_relu":
+            options.setdefault("negative_slope", 0.2)
+            return keras.layers.LeakyReLU(name=name, **options)
+        if key == "prelu":
+            return PReLU(name=name, **options)
+        if key == "rrelu":
+            return RReLU(name=name, **options)
+        if options:
+            raise TypeError(f"{key} takes no options")
+        return keras.layers.Activation(key, name=name)
+    except TypeError as exc:
+        raise ToolkitError(f"bad options {options!r} for activation {key!r}: {exc}") from None
+
+
+def activation_label(spec):
+    """A short, file-name-safe label of a spec (``"leaky_relu"``, ``"rrelu"``)."""
+    if isinstance(spec, keras.layers.Layer):
+        return spec.__class__.__name__.lower()
+    return _split_spec(spec)[0]

@@ -1,0 +1,9 @@
+"""The toolkit's custom Keras layers, all registered for ``.keras`` serialization.
+
+Importing this package registers every layer under the ``toolkit`` package name, so a
+saved model reloads with ``toolkit.saving.load_model(path)`` (or ``import toolkit.layers``
+then ``keras.saving.load_model``) and no ``custom_objects``.
+"""
+from toolkit.layers.activation_layers import PReLU, RReLU
+
+__all__ = ["PReLU", "RReLU"]

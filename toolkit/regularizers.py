@@ -1,0 +1,1 @@
+"""Sparsity penalties (slide 15). Filled in by the autoencoder work."""
