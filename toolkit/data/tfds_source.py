@@ -28,9 +28,11 @@ def load_from_tfds(info, data_dir=None, check_online=True):
         raise DataError(f"{info.name}: offline, so tensorflow-datasets cannot download it")
     import tensorflow_datasets as tfds
 
-    splits = tfds.load(info.tfds_name, split=["train", "test"], batch_size=-1,
-                       as_supervised=True, data_dir=data_dir)
     out = []
-    for images, labels in tfds.as_numpy(splits):
-        out.append((np.asarray(images, np.uint8), np.asarray(labels, np.int64)))
+    for split in ("train", "test"):
+        # Batched iteration, not batch_size=-1: the latter aborts the process in
+        # tensorflow-datasets 4.9.10's generator path (std::length_error).
+        ds = tfds.load(info.tfds_name, split=split, as_supervised=True, data_dir=data_dir)
+        images, labels = zip(*tfds.as_numpy(ds.batch(4096)))
+        out.append((np.concatenate(images).astype(np.uint8), np.concatenate(labels).astype(np.int64)))
     return tuple(out)

@@ -1,0 +1,86 @@
+# Two commands do everything on a fresh machine (see README):
+#   make demo   the quick tour of the experiments (sets up .venv first)
+#   make test   the test suite (sets up .venv first); .ci/run calls exactly this
+#
+# Variables: BACKEND=tensorflow|jax  DEVICE=cpu|gpu  DEVICES=all  QUICK=1  EPOCHS=N
+#            DATA_DIR=folder made by ../shared/data/prepare.py (default: ./data, prepared
+#            from ../shared/data when that exists)  OUT=reports folder  SET="key=value ..."
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BACKEND ?= tensorflow
+DEVICE ?= cpu
+DEVICES ?=
+QUICK ?=
+EPOCHS ?=
+SET ?=
+OUT ?= reports
+SHARED_DATA ?= $(abspath ../shared/data)
+DATA_DIR ?= $(CURDIR)/data
+
+RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit run
+RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
+	$(if $(QUICK),--quick) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICES),--devices $(DEVICES)) \
+	$(foreach s,$(SET),--set $(s))
+
+MNIST_EXPERIMENTS := ae-mnist deep-ae-mnist pretrain-mnist sparse-ae-mnist activations-mnist filters cnn-mnist
+CIFAR_EXPERIMENTS := augment-cifar10 zoo-cifar10
+
+.PHONY: setup data test test-fast demo mnist cifar list benchmark browser-check clean $(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS)
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-jax.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-jax.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+# Lay out the real datasets when ../shared/data is there; otherwise say so and go on
+# (experiments then fall back to the embedded dataset and tests that need data skip).
+data: setup
+	@if [ -f "$(DATA_DIR)/mnist/train-images-idx3-ubyte.gz" ] && [ -f "$(DATA_DIR)/cifar-10-batches-bin/test_batch.bin" ]; then \
+		echo "data: using $(DATA_DIR)"; \
+	elif [ -f "$(SHARED_DATA)/prepare.py" ]; then \
+		echo "data: preparing $(DATA_DIR) from $(SHARED_DATA)"; $(PY) "$(SHARED_DATA)/prepare.py" "$(DATA_DIR)"; \
+	else \
+		echo "data: no real datasets ($(SHARED_DATA) absent); the embedded 'shapes' dataset will be used"; \
+	fi
+
+# The test suite: everything on TensorFlow, then the backend-sensitive tests on JAX.
+# pytest's exit code 5 (no tests collected) is not a failure of the suite.
+test: data
+	@export TOOLKIT_DATA_DIR="$$( [ -d "$(DATA_DIR)/mnist" ] && echo "$(DATA_DIR)" )"; \
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+test-fast: setup
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -x
+
+# The quick tour: every experiment in its quick form on real data when found,
+# on the embedded dataset otherwise (each report says which).
+demo: data
+	KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit tour --data-dir "$(DATA_DIR)" --out "$(OUT)" --device $(DEVICE)
+
+list: setup
+	@$(PY) -m toolkit list
+
+$(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS): data
+	$(RUN) $@ $(RUN_ARGS)
+
+mnist: data
+	$(RUN) $(MNIST_EXPERIMENTS) $(RUN_ARGS)
+
+cifar: data
+	$(RUN) $(CIFAR_EXPERIMENTS) $(RUN_ARGS)
+
+benchmark: data
+	TOOLKIT_DATA_DIR="$(DATA_DIR)" KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.run $(if $(QUICK),--quick)
+
+browser-check: setup
+	$(PY) -m toolkit.browser_check "$(OUT)/index.html"
+
+clean:
+	rm -rf $(VENV) .pytest_cache
