@@ -1,0 +1,126 @@
+"""Devices, precision, determinism and data parallelism: the backend-specific set-up of a run.
+
+With :mod:`toolkit.diagnostics` (per-layer gradients) this is the only code that asks which
+backend Keras runs on.
+"""
+import os
+
+from toolkit.errors import RunError, check_choice
+
+
+def backend_name():
+    import keras
+
+    return keras.backend.backend()
+
+
+def accelerators():
+    """Names of the GPUs the current backend sees."""
+    backend = backend_name()
+    if backend == "jax":
+        import jax
+
+        return [str(d) for d in jax.devices() if d.platform == "gpu"]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "torch":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return []
+
+
+def require_device(device):
+    """``cpu`` or ``gpu``; ``gpu`` with no GPU visible fails at once, never a silent CPU run."""
+    check_choice("device", device, ("cpu", "gpu"))
+    if device == "gpu":
+        found = accelerators()
+        if not found:
+            raise RunError(
+                f"--device gpu: the {backend_name()} backend sees no GPU; "
+                "run on a machine with one (BACKEND=jax on the GPU machines) or use --device cpu"
+            )
+        return found
+    return []
+
+
+def set_precision(mixed, device):
+    """``mixed_bfloat16`` on request on a GPU; float32 otherwise."""
+    import keras
+
+    if mixed and device != "gpu":
+        raise RunError("mixed_precision=true needs --device gpu (on CPU it is slower and less accurate)")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed else "float32")
+
+
+def make_deterministic(seed):
+    """Seed Python, NumPy and the backend; TensorFlow op determinism on."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def setup_data_parallel(devices):
+    """``devices="all"``: data-parallel training over every local device through Keras's
+    distribution API (JAX backend). Returns the device list used, or [] for one device."""
+    if not devices:
+        return []
+    check_choice("devices", devices, ("all",))
+    import keras
+
+    if backend_name() != "jax":
+        raise RunError(f"--devices all needs BACKEND=jax (keras.distribution); the backend is {backend_name()}")
+    found = keras.distribution.list_devices()
+    if len(found) < 2:
+        return []
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=found))
+    return found
+
+
+def environment(seed, device):
+    """Versions, backend, device and seed for ``env.json``."""
+    import platform
+    import subprocess
+    import sys
+
+    import keras
+    import numpy as np
+
+    env = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "backend": backend_name(),
+        "device": device,
+        "accelerators": accelerators(),
+        "seed": seed,
+        "cpu_count": os.cpu_count(),
+        "precision": keras.mixed_precision.global_policy().name,
+    }
+    try:
+        import tensorflow as tf
+
+        env["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    if env["backend"] == "jax":
+        import jax
+
+        env["jax"] = jax.__version__
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                                           text=True, timeout=5).stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True,
+                               timeout=5).stdout.strip()
+        env["git_dirty"] = bool(dirty)
+    except (OSError, subprocess.SubprocessError):
+        env["git_commit"] = None
+    return env
