@@ -33,6 +33,12 @@ _EXPORTS = {
     "fine_tune": "toolkit.pretraining",
     # activations and diagnostics (slides 21–27)
     "layer_gradient_norms": "toolkit.diagnostics",
+    "gradient_ratio": "toolkit.diagnostics",
+    "activation_stats": "toolkit.diagnostics",
+    "activation_derivative": "toolkit.diagnostics",
+    "GradientNormLogger": "toolkit.diagnostics",
+    "ActivationStatsLogger": "toolkit.diagnostics",
+    "build_mlp": "toolkit.mlp",
     # CNNs (slides 29–56)
     "build_cnn": "toolkit.cnn",
     "augmentation": "toolkit.cnn",

@@ -3,10 +3,15 @@
 Every builder of the toolkit takes its activations as a *spec* and turns it into a layer
 here, so an activation sweep is a loop over strings. A spec is one of:
 
-- a name: ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"prelu"``, ``"rrelu"``,
-  or any of Keras's own (``"elu"``, ``"gelu"``, ``"selu"``, ``"swish"``, ...);
-- a dict ``{"name": "leaky_relu", "negative_slope": 0.1}`` (extra keys go to the layer);
-- a Keras layer instance (used as is).
+- a name: ``"sigmoid"`` (slide 23), ``"tanh"`` (slide 24), ``"relu"`` (slides 25–26),
+  ``"leaky_relu"`` (fixed negative slope, 0.2 unless given), ``"prelu"`` (learned slope, one
+  per channel by default, starting at 0.25) and ``"rrelu"`` (random slope in training) of
+  slide 27, or any of Keras's own (``"elu"``, ``"gelu"``, ``"selu"``, ``"swish"``, ...);
+- a dict ``{"name": "leaky_relu", "negative_slope": 0.1}`` (extra keys go to the layer:
+  ``negative_slope`` for leaky_relu, ``per_channel``/``alpha_initializer`` for prelu,
+  ``lower``/``upper``/``seed`` for rrelu);
+- a Keras layer instance: a fresh copy is made from its config (new weights, the requested
+  name), so one instance can serve as the template of every layer of a deep network.
 
 Unknown names raise ``ToolkitError`` (a ``ValueError``) listing the valid ones.
 """
@@ -50,7 +55,12 @@ def get_activation(spec, name=None):
         0.2
     """
     if isinstance(spec, keras.layers.Layer):
-        return spec
+        config = spec.get_config()
+        if name is not None:
+            config["name"] = name
+        else:
+            config.pop("name", None)
+        return spec.__class__.from_config(config)
     key, options = _split_spec(spec)
     check_choice("activation", key, activation_names())
     try:
@@ -64,7 +74,9 @@ def get_activation(spec, name=None):
         if options:
             raise TypeError(f"{key} takes no options")
         return keras.layers.Activation(key, name=name)
-    except TypeError as exc:
+    except ToolkitError:
+        raise
+    except (TypeError, ValueError) as exc:
         raise ToolkitError(f"bad options {options!r} for activation {key!r}: {exc}") from None
 
 

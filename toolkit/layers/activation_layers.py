@@ -1,6 +1,15 @@
-"""Activation layers Keras lacks (slide 27: the ReLU family)."""
+"""Activation layers Keras lacks or that the lecture needs in another shape (slide 27).
+
+- :class:`RReLU`: Randomized ReLU, which Keras does not have.
+- :class:`PReLU`: Keras's Parametric ReLU, with one learned slope per channel by default and
+  the paper's initial slope 0.25.
+"""
+import math
+
 import keras
 from keras import ops
+
+from toolkit.errors import ToolkitError
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
@@ -11,6 +20,15 @@ class RReLU(keras.layers.Layer):
     element from U(``lower``, ``upper``) at every call; at inference it is the fixed mean
     ``(lower + upper) / 2``. Defaults 1/8 and 1/3 follow the paper and PyTorch's ``RReLU``.
 
+    The draws come from a ``keras.random.SeedGenerator`` whose state is a (non-trainable)
+    variable of the layer, so they differ from call to call on every backend, including
+    inside a jit-compiled ``fit`` on JAX (the state is threaded through the train step).
+    ``seed`` fixes the sequence of draws; ``None`` picks a random one.
+
+    Args:
+        lower, upper: the range of the negative slope in training, ``0 <= lower <= upper``.
+        seed: an int, or ``None``.
+
     Example:
         >>> import numpy as np
         >>> layer = RReLU(seed=0)
@@ -20,9 +38,15 @@ class RReLU(keras.layers.Layer):
 
     def __init__(self, lower=1.0 / 8.0, upper=1.0 / 3.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        lower, upper = float(lower), float(upper)
-        if not 0.0 <= lower <= upper:
-            raise ValueError(f"RReLU needs 0 <= lower <= upper; received lower={lower}, upper={upper}")
+        try:
+            lower, upper = float(lower), float(upper)
+        except (TypeError, ValueError):
+            raise ToolkitError(f"RReLU lower and upper must be numbers; received lower={lower!r}, "
+                               f"upper={upper!r}") from None
+        if not (math.isfinite(upper) and 0.0 <= lower <= upper):
+            raise ToolkitError(f"RReLU needs finite 0 <= lower <= upper; received lower={lower}, upper={upper}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ToolkitError(f"RReLU seed must be an int or None; received {seed!r}")
         self.lower = lower
         self.upper = upper
         self.seed = seed
@@ -52,17 +76,35 @@ class PReLU(keras.layers.PReLU):
 
     ``per_channel=True`` (the default) learns one slope per channel (the last axis),
     shared over batch and spatial positions, whatever the input's rank; ``False`` keeps
-    Keras's behaviour of one slope per element.
+    Keras's behaviour (one slope per element unless ``shared_axes`` says otherwise). The
+    slopes start at 0.25, as in the paper and PyTorch (Keras's own default, 0, would make
+    the layer a plain ReLU at initialisation); pass ``alpha_initializer`` to change it.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = PReLU()
+        >>> tuple(layer(np.zeros((2, 5, 5, 3), "float32")).shape), tuple(layer.alpha.shape)
+        ((2, 5, 5, 3), (1, 1, 3))
+        >>> float(layer(np.full((1, 1, 1, 3), -2.0, "float32"))[0, 0, 0, 0])
+        -0.5
     """
 
-    def __init__(self, per_channel=True, **kwargs):
+    def __init__(self, per_channel=True, alpha_initializer=0.25, **kwargs):
         self.per_channel = bool(per_channel)
+        if self.per_channel and kwargs.get("shared_axes") is not None:
+            raise ToolkitError(f"PReLU: per_channel=True sets the shared axes itself; pass per_channel=False "
+                               f"to use shared_axes={kwargs['shared_axes']!r}")
         if self.per_channel:
             kwargs.pop("shared_axes", None)
-        super().__init__(**kwargs)
+        if isinstance(alpha_initializer, (int, float)) and not isinstance(alpha_initializer, bool):
+            alpha_initializer = keras.initializers.Constant(float(alpha_initializer))
+        super().__init__(alpha_initializer=alpha_initializer, **kwargs)
 
     def build(self, input_shape):
         if self.per_channel:
+            if input_shape[-1] is None:
+                raise ToolkitError(f"PReLU(per_channel=True) needs a known channel size; received input "
+                                   f"shape {tuple(input_shape)}")
             self.shared_axes = list(range(1, len(input_shape) - 1))
         super().build(input_shape)
 
