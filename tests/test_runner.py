@@ -155,3 +155,21 @@ def test_cli_list_and_help():
                      "filters", "cnn-mnist", "augment-cifar10", "zoo-cifar10"]
     helped = _cli("run", "--help")
     assert helped.returncode == 0 and "--quick" in helped.stdout and "examples:" in helped.stdout
+
+
+@pytest.mark.browser
+def test_reports_render_in_headless_chromium(tmp_path):
+    from toolkit.browser_check import check_index, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("chromium absent (apt-get install chromium)")
+    run_experiment(TINY, resolve_config(TINY.defaults()), out_root=tmp_path)
+    problems, count = check_index(os.path.join(tmp_path, "index.html"))
+    assert count == 1 and problems == []
+    # and the check can fail: a report whose figure is corrupt
+    (run_dir,) = [os.path.join(tmp_path, "tiny", d) for d in os.listdir(tmp_path / "tiny")]
+    page = os.path.join(run_dir, "report.html")
+    html = open(page).read().replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
+    open(page, "w").write(html)
+    problems, _ = check_index(os.path.join(tmp_path, "index.html"))
+    assert any("did not decode" in p for p in problems)

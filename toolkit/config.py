@@ -89,7 +89,7 @@ def check_ranges(config):
         if not nums:
             continue
         base = key.rsplit(".", 1)[-1]
-        if base in ("epochs", "batch_size", "limit", "test_limit", "pretrain_epochs", "repeats") \
+        if base.endswith("epochs") or base in ("batch_size", "limit", "test_limit", "repeats") \
                 or base.endswith("units") or base.endswith("_sizes") or base.endswith("_size") \
                 or base in ("code_sizes", "depths", "labels"):
             bad = [n for n in nums if n < 1 or (isinstance(n, float) and not float(n).is_integer())]

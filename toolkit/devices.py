@@ -64,6 +64,7 @@ def make_deterministic(seed):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+        tf.get_logger().setLevel("ERROR")  # retracing notices are not the user's business
 
 
 def setup_data_parallel(devices):

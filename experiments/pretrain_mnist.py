@@ -1,0 +1,134 @@
+"""pretrain-mnist — deep sigmoid classifiers with and without greedy pretraining, and ReLU
+without it, at several depths, with all labels and with few (slides 16–20).
+
+Pretraining uses every training image without its label; fine-tuning attaches a softmax
+head to the pretrained encoder (the same object) and trains end to end on the labelled
+subset (slides 16–19). Slide 20: pretraining is hardly used any more — ReLU networks
+train from random weights. The table says where this run found pretraining to matter.
+
+Run:     make pretrain-mnist      (QUICK=1: the quick form)
+Fine-tuning on n labelled images runs epochs × (training images / n) epochs, at most
+max_epochs, so every label count gets about the same number of weight updates.
+
+Cost:    full ≈ 30 min on 2 CPU cores; quick ≈ 1 min.
+"""
+import numpy as np
+
+from toolkit.autoencoders import build_stacked_autoencoder, prepare_inputs
+from toolkit.plots.base import new_figure, save_figure
+from toolkit.pretraining import attach_head, pretrain_greedy
+from toolkit.runner import Experiment
+
+
+def defaults():
+    return {
+        "dataset": "mnist",
+        "depths": [2, 4, 6],
+        "widths": [512, 384, 256, 192, 128, 96],  # layer k of a depth-d net has widths[k-1]
+        "labels": [1000, 60000],  # labelled training images used for fine-tuning
+        "pretrain_epochs": 2,
+        "epochs": 10,  # with every label; fewer labels get proportionally more epochs, up to max_epochs
+        "max_epochs": 100,
+        "batch_size": 128,
+        "limit": None,
+        "test_limit": None,
+        "seed": 0,
+    }
+
+
+QUICK = {"depths": [2, 3], "labels": [300, 3000], "pretrain_epochs": 1, "epochs": 3, "max_epochs": 15,
+         "limit": 3000, "test_limit": 1000}
+
+
+def _encoder(x_dim, units, activation, name):
+    return build_stacked_autoencoder(x_dim, units, activation=activation, name=name)
+
+
+def _test_error(model, x, y):
+    pred = model.predict(x, batch_size=512, verbose=0).argmax(axis=1)
+    return float(np.mean(pred != y))
+
+
+def _labelled(x, y, n, seed):
+    if n >= len(x):
+        return x, y
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.flatnonzero(y == c))[: n // 10 + (c < n % 10)] for c in np.unique(y)])
+    return x[np.sort(keep)], y[np.sort(keep)]
+
+
+def run(config, run):
+    ds = run.data()
+    x_train, x_test = prepare_inputs(ds.x_train), prepare_inputs(ds.x_test)
+    widths = config["widths"]
+    if max(config["depths"]) > len(widths):
+        from toolkit.errors import ToolkitError
+
+        raise ToolkitError(f"depths go up to {max(config['depths'])} but widths has {len(widths)} entries; "
+                           "give one width per layer of the deepest net")
+    label_counts = sorted({min(n, len(x_train)) for n in config["labels"]})
+    results = {}  # (depth, variant, labels) -> test error
+    for depth in config["depths"]:
+        units = tuple(widths[:depth])
+        parts = _encoder(x_train.shape[1], units, "sigmoid", f"sigmoid_d{depth}")
+        callbacks, stage_callbacks = run.pretrain_hooks(f"pretrain-d{depth}")
+        pretrain_greedy(parts, x_train, epochs=config["pretrain_epochs"], batch_size=config["batch_size"],
+                        callbacks=callbacks, stage_callbacks=stage_callbacks)
+        pretrained_weights = parts.encoder.get_weights()
+        for n in label_counts:
+            xl, yl = _labelled(x_train, ds.y_train, n, config["seed"])
+            # the same number of weight updates whatever the label count, up to max_epochs
+            epochs = min(config["max_epochs"], max(config["epochs"], round(config["epochs"] * len(x_train) / n)))
+            # pretrained sigmoid: the pretrained encoder object itself, under a new head
+            parts.encoder.set_weights(pretrained_weights)
+            model = attach_head(parts.encoder, ds.num_classes, name=f"pretrained_d{depth}_n{n}")
+            run.fit(model, xl, yl, label=f"d{depth}-n{n}-sigmoid-pretrained", epochs=epochs)
+            results[(depth, "sigmoid, pretrained", n)] = _test_error(model, x_test, ds.y_test)
+            for activation in ("sigmoid", "relu"):
+                fresh = _encoder(x_train.shape[1], units, activation, f"{activation}_d{depth}_n{n}")
+                model = attach_head(fresh.encoder, ds.num_classes, name=f"{activation}_d{depth}_n{n}_random")
+                run.fit(model, xl, yl, label=f"d{depth}-n{n}-{activation}-random", epochs=epochs)
+                results[(depth, f"{activation}, random init", n)] = _test_error(model, x_test, ds.y_test)
+
+    variants = ["sigmoid, pretrained", "sigmoid, random init", "relu, random init"]
+    for n in label_counts:
+        rows = [[d] + [100 * results[(d, v, n)] for v in variants] for d in config["depths"]]
+        run.table(f"Test error (%) with {n:,} labelled training images", ["hidden layers"] + variants, rows)
+        for d in config["depths"]:
+            for v in variants:
+                run.metric(f"test_error.n{n}.d{d}.{v.replace(', ', '_').replace(' ', '_')}", results[(d, v, n)])
+        fig, axes = new_figure(width=5.0)
+        ax = axes[0, 0]
+        for v, marker in zip(variants, "os^"):
+            ax.plot(config["depths"], [100 * results[(d, v, n)] for d in config["depths"]], marker=marker, label=v)
+        ax.set_xlabel("hidden layers")
+        ax.set_ylabel("test error (%)")
+        ax.set_title(f"{n:,} labels")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        save_figure(fig, run.figure(f"error_vs_depth_n{n}.png",
+                                    f"Test error against depth with {n:,} labelled images (slides 16–20)"))
+        for d in config["depths"]:
+            pre, rnd, relu = (results[(d, v, n)] for v in variants)
+            run.observe(f"{n:,} labels, {d} hidden layers: pretraining {'lowered' if pre < rnd else 'raised'} the "
+                        f"sigmoid net's test error from {100 * rnd:.2f}% to {100 * pre:.2f}%; ReLU from random "
+                        f"weights reached {100 * relu:.2f}%")
+    few, many = label_counts[0], label_counts[-1]
+    gain = {n: np.mean([results[(d, variants[1], n)] - results[(d, variants[0], n)] for d in config["depths"]])
+            for n in label_counts}
+    if few != many:
+        run.observe(f"averaged over depths, pretraining changed the sigmoid nets' test error by "
+                    f"{-100 * gain[few]:+.2f} points with {few:,} labels and {-100 * gain[many]:+.2f} points with "
+                    f"{many:,}")
+    deepest = max(config["depths"])
+    run.key_metrics(**{f"err_d{deepest}_n{n}_{tag}": results[(deepest, v, n)]
+                       for n in (few, many) for tag, v in (("pre", variants[0]), ("rand", variants[1]))})
+
+
+EXPERIMENT = Experiment(
+    name="pretrain-mnist", slides="16–20",
+    title="Greedy pretraining + fine-tuning against random initialisation, by depth and by label count",
+    summary=("Deep sigmoid classifiers, greedily pretrained as stacked autoencoders on all training images and "
+             "then fine-tuned with a softmax head (slides 16–19), against the same nets from random weights and "
+             "ReLU nets from random weights (slide 20), with few and with all labels."),
+    defaults=defaults, quick=QUICK, run=run)

@@ -1,0 +1,32 @@
+"""Every experiment's quick variant, through the real entry point, into a run folder.
+
+On the real datasets when TOOLKIT_DATA_DIR is set (as `make test` and CI do), else on the
+embedded 'shapes' set, as the tour does.
+"""
+import json
+import os
+
+import pytest
+
+from experiments import get_experiment, list_experiments
+from toolkit.config import resolve_config
+from toolkit.runner import run_experiment
+
+
+@pytest.mark.parametrize("name", list_experiments())
+def test_quick_variant_runs_and_reports(name, tmp_path):
+    exp = get_experiment(name)
+    config = resolve_config(exp.defaults(), exp.quick, use_quick=True)
+    config["data_dir"] = os.environ.get("TOOLKIT_DATA_DIR") or None
+    run_dir = run_experiment(exp, config, out_root=tmp_path, fallback_data=True)
+    status = json.load(open(os.path.join(run_dir, "status.json")))
+    assert status["status"] == "complete"
+    report = json.load(open(os.path.join(run_dir, "report.json")))
+    assert report["observations"], "an experiment must say what it measured"
+    assert report["tables"] and all(t["rows"] for t in report["tables"])
+    for fig in report["figures"]:
+        assert os.path.getsize(os.path.join(run_dir, fig["file"])) > 1000, fig
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics.get("key"), "the index needs key numbers"
+    html = open(os.path.join(run_dir, "report.html")).read()
+    assert report["observations"][0].split()[0] in html and html.count("data:image/png;base64,") == len(report["figures"])
