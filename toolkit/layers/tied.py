@@ -1,0 +1,86 @@
+"""A decoder layer whose weights are the transpose of an encoder layer's (slide 8).
+
+Tied weights halve a stacked autoencoder's parameters: decoder layer ``k`` computes
+``h @ W_k.T + b'_k`` with the *same* variable ``W_k`` as encoder layer ``k`` (and its own
+bias ``b'_k``). Training either layer trains the shared kernel.
+
+How it survives ``.keras`` saving: :class:`DenseTranspose` keeps a reference to its
+encoder ``Dense`` layer and serializes it with ``keras.saving.serialize_keras_object``.
+Keras saves and loads a model inside an object-sharing scope, so the encoder layer, met
+twice (as a layer of the model and inside this layer's config), is written once with a
+``shared_object_id`` and rebuilt as *one* object: after loading, the tie still holds (no
+weight copying, and the kernel is stored once in the weights file).
+"""
+import keras
+from keras import ops
+
+from toolkit.errors import ToolkitError
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class DenseTranspose(keras.layers.Layer):
+    """Dense layer using ``tied_to.kernel`` transposed, plus its own bias (slide 8).
+
+    Args:
+        tied_to: the encoder ``keras.layers.Dense`` (kernel ``(n_in, n_out)``); this layer
+            maps ``n_out`` features back to ``n_in``.
+        use_bias: add a bias of its own (not tied).
+        bias_initializer: initializer of that bias.
+
+    Example:
+        >>> import numpy as np, keras
+        >>> enc = keras.layers.Dense(3, name="enc1_dense")
+        >>> h = enc(np.ones((2, 5), "float32"))
+        >>> dec = DenseTranspose(enc, name="dec1_dense")
+        >>> tuple(dec(h).shape), dec.tied_to.kernel is enc.kernel
+        ((2, 5), True)
+        >>> [w.path for w in dec.weights]  # its own bias, then the encoder's (shared) weights
+        ['dec1_dense/bias', 'enc1_dense/kernel', 'enc1_dense/bias']
+    """
+
+    def __init__(self, tied_to, use_bias=True, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tied_to, dict):
+            tied_to = keras.saving.deserialize_keras_object(tied_to)
+        if not isinstance(tied_to, keras.layers.Dense):
+            raise ToolkitError(f"DenseTranspose ties to a keras.layers.Dense; received {tied_to!r}")
+        self.tied_to = tied_to
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    @property
+    def units(self):
+        """Output width: the tied layer's input width (known once it is built)."""
+        return None if not self.tied_to.built else int(self.tied_to.kernel.shape[0])
+
+    def build(self, input_shape):
+        if not self.tied_to.built:
+            raise ToolkitError(
+                f"DenseTranspose {self.name!r}: call its encoder layer {self.tied_to.name!r} first "
+                "(the tied kernel does not exist yet)")
+        if input_shape[-1] is not None and input_shape[-1] != self.tied_to.units:
+            raise ToolkitError(
+                f"DenseTranspose {self.name!r} expects {self.tied_to.units} input features "
+                f"(the units of {self.tied_to.name!r}); received shape {tuple(input_shape)}")
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        kernel = ops.cast(self.tied_to.kernel, inputs.dtype)
+        outputs = ops.matmul(inputs, ops.transpose(kernel))
+        if self.bias is not None:
+            outputs = ops.add(outputs, ops.cast(self.bias, inputs.dtype))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "tied_to": keras.saving.serialize_keras_object(self.tied_to),
+            "use_bias": self.use_bias,
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        })
+        return config
