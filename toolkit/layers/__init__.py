@@ -5,5 +5,7 @@ saved model reloads with ``toolkit.saving.load_model(path)`` (or ``import toolki
 then ``keras.saving.load_model``) and no ``custom_objects``.
 """
 from toolkit.layers.activation_layers import PReLU, RReLU
+from toolkit.layers.tied import DenseTranspose
+from toolkit.layers.augment import RandomShiftCrop
 
-__all__ = ["PReLU", "RReLU"]
+__all__ = ["DenseTranspose", "PReLU", "RReLU", "RandomShiftCrop"]

@@ -1,0 +1,374 @@
+"""Convolution blocks, the CNN builder and the augmentation pipeline (slides 45–55).
+
+A CNN alternates convolution and pooling, then flattens (or pools globally) and ends
+with fully connected layers that map features to labels (slides 49, 53–54). Its
+convolutions are set by the number of filters, the filter size and the stride (slide 51).
+
+- :func:`conv_block` ``(x, filters, ..., name)`` returns a tensor; every layer is named
+  from ``name`` (``block1_conv``, ``block1_bn``, ``block1_act``, ``block1_pool``,
+  ``block1_drop``), so probes and plots find layers by name.
+- :func:`build_cnn` builds a classifier from a stack-wise list of block specs, checking
+  the spatial size block by block: an impossible spec raises ``ToolkitError`` (a
+  ``ValueError``) naming the block and the shapes.
+- :func:`augmentation` builds a ``keras.Sequential`` of Keras preprocessing layers from
+  parameters (slide 55); inside a model they act only in training.
+
+Models take uint8 images (N, H, W, C) as they are and scale inside (a ``Rescaling`` layer
+named ``rescale``); an ``augment`` pipeline sits right after it.
+"""
+import inspect
+
+import keras
+
+from toolkit.activations import get_activation
+from toolkit.errors import ToolkitError, check_choice
+from toolkit.layers import RandomShiftCrop
+
+# Batch-norm moving statistics follow the batches with momentum 0.9 (Keras's default 0.99
+# needs several hundred steps before inference is usable: a few-epoch CPU run on a data
+# subset would evaluate with near-initial statistics).
+BN_MOMENTUM = 0.9
+
+PADDINGS = ("valid", "same")
+POOLS = (None, "max", "average")
+HEADS = ("flatten", "global_average", "global_max")
+FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+BLOCK_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "batch_norm", "pool",
+              "pool_size", "pool_padding", "dropout", "convs", "fuse_activation")
+
+
+def _pair(value, what, block):
+    if isinstance(value, bool):
+        raise ToolkitError(f"{block}: {what} must be a positive int or a pair; received {value!r}")
+    if isinstance(value, int):
+        value = (value, value)
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise ToolkitError(f"{block}: {what} must be a positive int or a pair of them; received {value!r}")
+    return tuple(value)
+
+
+def _out_size(size, window, stride, padding):
+    """Spatial size after a window (conv or pool) slides over ``size`` cells."""
+    if padding == "same":
+        return -(-size // stride)
+    return (size - window) // stride + 1
+
+
+def conv_output_size(hw, kernel_size, strides, padding):
+    """(H, W) after a convolution or pooling window; a size below 1 means impossible.
+
+    Example:
+        >>> conv_output_size((28, 28), 3, 1, "valid"), conv_output_size((7, 7), 2, 2, "same")
+        ((26, 26), (4, 4))
+    """
+    k, s = _pair(kernel_size, "kernel_size", "layer"), _pair(strides, "strides", "layer")
+    return tuple(_out_size(n, kk, ss, padding) for n, kk, ss in zip(hw, k, s))
+
+
+def conv_block(x, filters, kernel_size=3, strides=1, padding="same", activation="relu", batch_norm=False,
+               pool=None, pool_size=2, pool_padding="valid", dropout=0.0, convs=1, fuse_activation=False,
+               name="block1"):
+    """``convs`` x (Conv2D -> [BatchNorm] -> activation), then [pooling], then [dropout].
+
+    Layers are ``{name}_conv``, ``{name}_bn``, ``{name}_act`` (numbered ``_conv1``,
+    ``_conv2``... when ``convs > 1``), ``{name}_pool`` and ``{name}_drop``. The conv has no
+    bias when batch normalisation follows (its shift makes the bias redundant). The
+    activation goes through :func:`toolkit.activations.get_activation`, so any name works.
+    Only the first conv uses ``strides`` (slide 51). ``fuse_activation=True`` (no batch
+    norm, a plain Keras activation such as ``"relu"``) puts the activation inside the
+    Conv2D, as ``Conv2D(32, 3, activation="relu")`` does, so there is no ``_act`` layer.
+
+    Example:
+        >>> inputs = keras.Input((28, 28, 1))
+        >>> y = conv_block(inputs, 8, pool="max", batch_norm=True, name="block1")
+        >>> tuple(y.shape)
+        (None, 14, 14, 8)
+    """
+    check_choice("padding", padding, PADDINGS)
+    check_choice("pool_padding", pool_padding, PADDINGS)
+    check_choice("pooling", pool, POOLS)
+    fused = None
+    if fuse_activation:
+        fused = get_activation(activation)
+        if batch_norm or type(fused) is not keras.layers.Activation:
+            raise ToolkitError(f"{name}: fuse_activation needs batch_norm=False and a plain Keras activation "
+                               f"(relu, tanh, ...); received activation={activation!r}, batch_norm={batch_norm!r}")
+    for i in range(1, convs + 1):
+        suffix = "" if convs == 1 else str(i)
+        x = keras.layers.Conv2D(filters, kernel_size, strides=strides if i == 1 else 1, padding=padding,
+                                activation=fused.activation if fused else None, use_bias=not batch_norm,
+                                name=f"{name}_conv{suffix}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{suffix}")(x)
+        if not fused:
+            x = get_activation(activation, name=f"{name}_act{suffix}")(x)
+    if pool == "max":
+        x = keras.layers.MaxPooling2D(pool_size, padding=pool_padding, name=f"{name}_pool")(x)
+    elif pool == "average":
+        x = keras.layers.AveragePooling2D(pool_size, padding=pool_padding, name=f"{name}_pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return x
+
+
+def check_block_spec(spec, index, hw, default_activation="relu"):
+    """Validate block ``index`` (1-based) of a spec against the incoming (H, W).
+
+    Returns ``(kwargs for conv_block, (H, W) after the block)``; raises ``ToolkitError``
+    naming the block and the shapes when the spec is malformed or impossible.
+    """
+    block = f"block{index}"
+    if not isinstance(spec, dict):
+        raise ToolkitError(f"{block}: a block spec must be a dict such as {{'filters': 32}}; received {spec!r}")
+    unknown = sorted(set(spec) - set(BLOCK_KEYS))
+    if unknown:
+        raise ToolkitError(f"{block}: unknown block keys {unknown}; valid: {', '.join(BLOCK_KEYS)}")
+    if "filters" not in spec:
+        raise ToolkitError(f"{block}: a block spec needs 'filters'; received {spec!r}")
+    options = {"kernel_size": 3, "strides": 1, "padding": "same", "activation": default_activation,
+               "batch_norm": False, "pool": None, "pool_size": 2, "pool_padding": "valid", "dropout": 0.0,
+               "convs": 1, "fuse_activation": False}
+    options.update(spec)
+    filters, convs = options["filters"], options["convs"]
+    for key, value in (("filters", filters), ("convs", convs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ToolkitError(f"{block}: {key} must be a positive int; received {value!r}")
+    if not 0.0 <= float(options["dropout"]) < 1.0:
+        raise ToolkitError(f"{block}: dropout must be in [0, 1); received {options['dropout']!r}")
+    for key, allowed in (("padding", PADDINGS), ("pool_padding", PADDINGS), ("pool", POOLS)):
+        if options[key] not in allowed:
+            raise ToolkitError(f"{block}: unknown {key} {options[key]!r}; valid: {', '.join(map(str, allowed))}")
+    if options["fuse_activation"]:
+        fused = get_activation(options["activation"])
+        if options["batch_norm"] or type(fused) is not keras.layers.Activation:
+            raise ToolkitError(f"{block}: fuse_activation needs batch_norm=False and a plain Keras activation "
+                               f"(relu, tanh, ...); received activation={options['activation']!r}")
+    kernel = _pair(options["kernel_size"], "kernel_size", block)
+    strides = _pair(options["strides"], "strides", block)
+    size = tuple(hw)
+    for i in range(convs):
+        new = tuple(_out_size(n, k, s if i == 0 else 1, options["padding"]) for n, k, s in zip(size, kernel, strides))
+        if min(new) < 1:
+            raise ToolkitError(
+                f"{block}: a {kernel[0]}x{kernel[1]} conv with {options['padding']} padding cannot run on a "
+                f"{size[0]}x{size[1]} input (output would be {new[0]}x{new[1]}); use padding='same', "
+                "fewer blocks or a larger input"
+            )
+        size = new
+    if options["pool"]:
+        pool = _pair(options["pool_size"], "pool_size", block)
+        new = tuple(_out_size(n, p, p, options["pool_padding"]) for n, p in zip(size, pool))
+        if min(new) < 1:
+            raise ToolkitError(
+                f"{block}: {pool[0]}x{pool[1]} {options['pool']} pooling cannot run on a {size[0]}x{size[1]} "
+                f"feature map (input {hw[0]}x{hw[1]}, output would be {new[0]}x{new[1]}); remove the pooling, "
+                "use pool_padding='same' or a larger input"
+            )
+        size = new
+    return options, size
+
+
+def check_input_shape(input_shape):
+    """``input_shape`` as a tuple (H, W, C) of positive ints, or ``ToolkitError``."""
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if (shape is None or len(shape) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise ToolkitError(f"input_shape must be (height, width, channels) positive ints; received {input_shape!r}")
+    return shape
+
+
+def model_inputs(input_shape, input_scale=1.0 / 255.0, augment=None):
+    """The input tensor and the first features: ``rescale`` then the ``augment`` pipeline.
+
+    ``augment`` is a layer (e.g. from :func:`augmentation`), a dict of its parameters, or
+    None. The pipeline runs after scaling, so its value range is [0, 1] by default.
+    """
+    shape = check_input_shape(input_shape)
+    inputs = keras.Input(shape, name="image")
+    x = inputs
+    if input_scale is not None:
+        x = keras.layers.Rescaling(input_scale, name="rescale")(x)
+    if isinstance(augment, dict):
+        augment = augmentation(**_check_augment_keys(augment))
+    if augment is not None:
+        if not isinstance(augment, keras.layers.Layer):
+            raise ToolkitError(f"augment must be a keras layer, a dict of augmentation() parameters or None; "
+                               f"received {augment!r}")
+        if not (isinstance(augment, keras.Sequential) and not augment.layers):
+            x = augment(x)
+    return inputs, x
+
+
+def classifier_head(x, head="flatten", dense_units=(128,), dropout=0.0, num_classes=10, activation="relu",
+                    output_activation="softmax"):
+    """Flatten or pool globally, then ``fc{i}_dense`` / ``fc{i}_act`` layers, then ``head``.
+
+    ``dropout`` (if > 0) comes before every dense layer, the head included: ``fc1_drop``,
+    ``fc2_drop``, ..., ``head_drop`` (Keras's simple MNIST convnet is flatten -> dropout 0.5
+    -> head). ``num_classes=None`` returns the features without a head.
+    """
+    check_choice("head", head, HEADS)
+    units = tuple(dense_units or ())
+    if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+        raise ToolkitError(f"dense_units must be positive ints; received {dense_units!r}")
+    if not 0.0 <= float(dropout) < 1.0:
+        raise ToolkitError(f"dropout must be in [0, 1); received {dropout!r}")
+    if head == "flatten":
+        x = keras.layers.Flatten(name="flatten")(x)
+    elif head == "global_average":
+        x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    else:
+        x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
+    for i, n in enumerate(units, start=1):
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"fc{i}_drop")(x)
+        x = keras.layers.Dense(n, name=f"fc{i}_dense")(x)
+        x = get_activation(activation, name=f"fc{i}_act")(x)
+    if num_classes is None:
+        return x
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ToolkitError(f"num_classes must be a positive int or None; received {num_classes!r}")
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_drop")(x)
+    return keras.layers.Dense(num_classes, activation=output_activation, name="head")(x)
+
+
+def build_cnn(input_shape=(28, 28, 1), blocks=({"filters": 32, "pool": "max"}, {"filters": 64, "pool": "max"}),
+              head="flatten", dense_units=(128,), dropout=0.0, num_classes=10, activation="relu",
+              output_activation="softmax", input_scale=1.0 / 255.0, augment=None, name="cnn"):
+    """A CNN classifier from a stack-wise list of convolution blocks (slides 49–54).
+
+    Args:
+        input_shape: (H, W, C) of the images (uint8 as loaded; see ``input_scale``).
+        blocks: one dict per :func:`conv_block`, keys among :data:`BLOCK_KEYS`
+            (``filters`` required; ``kernel_size`` 3, ``strides`` 1, ``padding`` "same",
+            ``activation`` = the model's, ``batch_norm`` False, ``pool`` None/"max"/"average",
+            ``pool_size`` 2, ``pool_padding`` "valid", ``dropout`` 0, ``convs`` 1,
+            ``fuse_activation`` False). Block i is named ``block{i}``.
+        head: ``"flatten"`` (slide 46) or ``"global_average"`` / ``"global_max"`` pooling.
+        dense_units: hidden fully connected layers ``fc1``, ``fc2``... (slide 54).
+        dropout: rate before each dense layer and the head (0 = none).
+        num_classes: units of the softmax ``head``.
+        activation: hidden activation spec for every block and dense layer (the resolver).
+        input_scale: a ``Rescaling`` factor (``rescale`` layer); None to skip.
+        augment: a pipeline from :func:`augmentation`, a dict of its parameters, or None.
+
+    Raises:
+        ToolkitError: a malformed or impossible spec, naming the block and the shapes, e.g.
+        ``block5: 2x2 max pooling cannot run on a 1x1 feature map (input 28x28, ...)``.
+
+    Example (Keras's simple MNIST convnet, 34,826 parameters):
+        >>> block = {"padding": "valid", "pool": "max", "fuse_activation": True}
+        >>> model = build_cnn((28, 28, 1), blocks=[dict(block, filters=32), dict(block, filters=64)],
+        ...                   dense_units=(), dropout=0.5)
+        >>> [layer.__class__.__name__ for layer in model.layers[1:]]  # doctest: +NORMALIZE_WHITESPACE
+        ['Rescaling', 'Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dropout', 'Dense']
+        >>> model.count_params()
+        34826
+    """
+    shape = check_input_shape(input_shape)
+    specs = list(blocks or ())
+    if not specs:
+        raise ToolkitError(f"blocks must hold at least one block spec; received {blocks!r}")
+    hw = shape[:2]
+    resolved = []
+    for i, spec in enumerate(specs, start=1):
+        options, hw = check_block_spec(spec, i, hw, activation)
+        resolved.append(options)
+    inputs, x = model_inputs(shape, input_scale, augment)
+    for i, options in enumerate(resolved, start=1):
+        x = conv_block(x, name=f"block{i}", **options)
+    outputs = classifier_head(x, head, dense_units, dropout, num_classes, activation, output_activation)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def augmentation(rotation=0.0, zoom=0.0, flip=None, translation=0.0, crop_pad=0, shear=0.0, elastic=0.0,
+                 erasing=0.0, erasing_scale=(0.02, 0.2), contrast=0.0, fill_mode="constant",
+                 value_range=(0.0, 1.0), seed=None, name="augment", **unknown):
+    """A ``keras.Sequential`` of Keras preprocessing layers from parameters (slide 55).
+
+    Inside a model the layers act only in training (``training=True``) and are the
+    identity at inference. Zero (or None) leaves a transformation out; the order is flip,
+    rotation, zoom, translation, crop, shear, elastic, contrast, erasing.
+
+    Args:
+        rotation: the largest rotation in **degrees**, drawn in [-rotation, rotation]
+            (converted to Keras's fraction of a full turn: ``rotation / 360``).
+        zoom: the largest relative zoom in and out, e.g. 0.1 for +-10% (``RandomZoom``).
+        flip: None, ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
+        translation: the largest shift as a fraction of height and width (``RandomTranslation``).
+        crop_pad: pixels of zero padding before a random crop back to size
+            (:class:`toolkit.layers.RandomShiftCrop`; integer shifts, fast on a GPU).
+        shear: the largest shear factor along x and y (``RandomShear``).
+        elastic: the largest magnitude of the elastic distortion, in (0, 1]
+            (``RandomElasticTransform``'s ``scale``, applied to every image; 0 = off).
+        erasing: the largest probability of erasing (cutting out) a random rectangle per
+            image (``RandomErasing``), whose area fraction lies in ``erasing_scale``.
+        contrast: the largest contrast change, e.g. 0.2 for factors in [0.8, 1.2].
+        fill_mode: how geometric transforms fill uncovered cells (``"constant"`` = zeros).
+        value_range: the range of incoming values; (0, 1) after the model's rescaling.
+        seed: an int for reproducible draws (each layer gets ``seed + i``).
+
+    Example:
+        >>> [layer.name for layer in augmentation(rotation=10, zoom=0.1, crop_pad=2).layers]
+        ['augment_rotation', 'augment_zoom', 'augment_crop']
+    """
+    if unknown:
+        _check_augment_keys(unknown)
+    check_choice("flip", flip, FLIPS)
+    for key, value in (("rotation", rotation), ("zoom", zoom), ("translation", translation), ("shear", shear),
+                       ("elastic", elastic), ("erasing", erasing), ("contrast", contrast)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ToolkitError(f"augmentation {key} must be a number >= 0; received {value!r}")
+    if isinstance(crop_pad, bool) or not isinstance(crop_pad, int) or crop_pad < 0:
+        raise ToolkitError(f"augmentation crop_pad must be an int >= 0; received {crop_pad!r}")
+    for key, value in (("erasing", erasing), ("elastic", elastic)):
+        if value > 1:
+            raise ToolkitError(f"augmentation {key} must be in [0, 1]; received {value!r}")
+    counter = iter(range(100))
+
+    def s():
+        return None if seed is None else seed + next(counter)
+
+    geometric = {"fill_mode": fill_mode, "fill_value": 0.0}
+    layers = []
+    if flip:
+        layers.append(keras.layers.RandomFlip(flip, seed=s(), name=f"{name}_flip"))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation / 360.0, seed=s(), name=f"{name}_rotation", **geometric))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, seed=s(), name=f"{name}_zoom", **geometric))
+    if translation:
+        layers.append(keras.layers.RandomTranslation(translation, translation, seed=s(), name=f"{name}_translation",
+                                                     **geometric))
+    if crop_pad:
+        layers.append(RandomShiftCrop(crop_pad, seed=s(), name=f"{name}_crop"))
+    if shear:
+        layers.append(keras.layers.RandomShear(shear, shear, seed=s(), name=f"{name}_shear", **geometric))
+    if elastic:
+        layers.append(keras.layers.RandomElasticTransform(1.0, scale=elastic, value_range=value_range, seed=s(),
+                                                          name=f"{name}_elastic", **geometric))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=value_range, seed=s(),
+                                                  name=f"{name}_contrast"))
+    if erasing:
+        layers.append(keras.layers.RandomErasing(erasing, scale=tuple(erasing_scale), fill_value=0.0,
+                                                 value_range=value_range, seed=s(), name=f"{name}_erasing"))
+    return keras.Sequential(layers, name=name)
+
+
+def augmentation_params():
+    """The parameter names :func:`augmentation` accepts."""
+    return tuple(name for name, p in inspect.signature(augmentation).parameters.items()
+                 if p.kind is not p.VAR_KEYWORD)
+
+
+def _check_augment_keys(params):
+    unknown = sorted(set(params) - set(augmentation_params()))
+    if unknown:
+        raise ToolkitError(f"unknown augmentation parameters {unknown}; valid: {', '.join(augmentation_params())}")
+    return params

@@ -1,0 +1,52 @@
+"""Augmentation layers Keras lacks or makes slow (slide 55)."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class RandomShiftCrop(keras.layers.Layer):
+    """Random translation by zero-padding ``pad`` pixels and cropping back (slide 55).
+
+    In training each image is moved by an integer offset drawn uniformly from
+    ``[-pad, pad]`` along each axis, the uncovered cells being zero (the "pad 4, random crop
+    32" of CIFAR training). At inference it is the identity. The crop is two batched
+    one-hot matrix products, no per-image gather or interpolation, so it is cheap on every
+    backend (Keras's ``RandomTranslation`` is about 80x slower on a JAX GPU).
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+        >>> bool(np.array_equal(RandomShiftCrop(pad=2)(x, training=False), x))
+        True
+    """
+
+    def __init__(self, pad=4, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+            raise ValueError(f"RandomShiftCrop needs pad >= 0 (an int); received {pad!r}")
+        self.pad = pad
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.pad == 0:
+            return inputs
+        p = self.pad
+        x = ops.cast(inputs, self.compute_dtype)
+        shape = ops.shape(x)
+        n, h, w = shape[0], shape[1], shape[2]
+        x = ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
+        offsets = keras.random.randint((n, 2), 0, 2 * p + 1, seed=self.seed_generator)
+        rows = ops.one_hot(offsets[:, :1] + ops.arange(h)[None, :], h + 2 * p, dtype=x.dtype)  # (N, H, H+2p)
+        cols = ops.one_hot(offsets[:, 1:] + ops.arange(w)[None, :], w + 2 * p, dtype=x.dtype)  # (N, W, W+2p)
+        x = ops.einsum("nip,npqc->niqc", rows, x)
+        x = ops.einsum("njq,niqc->nijc", cols, x)
+        return ops.cast(x, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"pad": self.pad, "seed": self.seed})
+        return config
