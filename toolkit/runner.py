@@ -97,26 +97,48 @@ class Run:
 
         epochs = epochs or self.config["epochs"]
         batch_size = batch_size or self.config.get("batch_size", 128)
+        from toolkit.resources import check_fit_memory
+
+        check_fit_memory(model, x, batch_size, label)
+        seed = int(self.config.get("seed", 0))
         done_path = os.path.join(self.dir, "checkpoints", f"{label}.done.weights.h5")
         done_hist = os.path.join(self.dir, "checkpoints", f"{label}.done.json")
         if self.resume and os.path.exists(done_path) and os.path.exists(done_hist):
             import json
 
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)  # else its saved state is skipped
             model.load_weights(done_path)
             with open(done_hist) as fh:
                 saved = json.load(fh)
-            self._history_rows.extend(saved["rows"])
+            if not any(r["label"] == label for r in self._history_rows):  # history.csv read back has them
+                self._history_rows.extend(saved["rows"])
             print(f"[{label}] restored finished training from {done_path}", flush=True)
             history = keras.callbacks.History()
             history.history = saved["history"]
+            _reseed(seed, label, "after")
             return history
-        callbacks = [keras.callbacks.BackupAndRestore(os.path.join(self.dir, "checkpoints", label),
-                                                      delete_checkpoint=True), *self.callbacks(label), *callbacks]
+        recorder, guard = self.callbacks(label)
+        recorder.run = self  # history.csv grows epoch by epoch, so a killed run keeps its rows
+        # Order matters: the epoch's row is written before its checkpoint, so a resumed run
+        # never lacks the rows of the epochs it skips.
+        callbacks = [_EpochSeed(seed, label), recorder, guard,
+                     _AtomicBackupAndRestore(os.path.join(self.dir, "checkpoints", label), delete_checkpoint=True),
+                     *callbacks]
         print(f"[{label}] training {epochs} epoch(s), batch {batch_size}", flush=True)
+        # The data pipeline is made inside fit: seed it from (seed, label), not from whatever
+        # ran before, so a resumed run that skips finished fits shuffles the same way.
+        _reseed(seed, label, "fit")
         history = model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=callbacks,
                             verbose=_verbosity(), **kwargs)
         rows = [r for r in self._history_rows if r["label"] == label]
+        if self.resume and rows:
+            # after a resume, Keras's History holds only the epochs run since; the rows hold all
+            keys = [k for k in history.history if all(k in r for r in rows)]
+            history.history = {k: [float(r[k]) for r in rows] for k in keys}
         self.write_history()
+        _reseed(seed, label, "after")  # what follows (the next model's init) does not depend on
+        # whether this fit ran or was restored
         model.save_weights(done_path)
         fileio.write_json(done_hist, {"rows": rows, "history": {k: [float(v) for v in vals]
                                                                for k, vals in history.history.items()}})
@@ -215,6 +237,7 @@ class _EpochRecorder(_epoch_callback_base()):
         super().__init__()
         self.label = label
         self.rows = rows  # shared with the Run: one list for the whole history.csv
+        self.run = None  # set by Run.fit: rewrite history.csv after every epoch
         self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -223,21 +246,123 @@ class _EpochRecorder(_epoch_callback_base()):
     def on_epoch_end(self, epoch, logs=None):
         row = {"label": self.label, "epoch": epoch + 1, "seconds": round(time.perf_counter() - self._start, 4)}
         row.update({k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float)) or hasattr(v, "item")})
+        # an epoch redone after a resume replaces its earlier row
+        self.rows[:] = [r for r in self.rows if (r["label"], r["epoch"]) != (self.label, epoch + 1)]
         self.rows.append(row)
+        if self.run is not None:
+            self.run.write_history()
+
+
+def _derived_seed(seed, *parts):
+    """A 31-bit seed derived from ``seed`` and ``parts`` (stable across processes)."""
+    import zlib
+
+    return zlib.crc32("/".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
+
+
+def _reseed(seed, label, *parts):
+    import keras
+
+    keras.utils.set_random_seed(_derived_seed(seed, label, *parts))
+
+
+class _EpochSeed(_epoch_callback_base()):
+    """Seeds every epoch from (seed, label, epoch): the shuffle (JAX/NumPy), dropout and noise
+    of epoch k are then the same whether the run went straight through or was resumed at k.
+
+    Resets the global seeds and the state of each layer's ``SeedGenerator``; a few
+    assignments per epoch, nothing per batch.
+    """
+
+    def __init__(self, seed, label):
+        super().__init__()
+        self.seed, self.label = seed, label
+
+    def on_epoch_begin(self, epoch, logs=None):
+        import numpy as np
+
+        derived = _derived_seed(self.seed, self.label, epoch)
+        _reseed(self.seed, self.label, epoch)
+        for i, generator in enumerate(_seed_generators(self.model)):
+            state = generator.state
+            generator.state.assign(np.array([(derived + i) & 0x7FFFFFFF, 0], dtype=state.dtype))
+
+
+def _seed_generators(model):
+    found, seen = [], set()
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        for generator in getattr(layer, "_seed_generators", ()):
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                found.append(generator)
+    return found
+
+
+def _backup_base():
+    import keras
+
+    return keras.callbacks.BackupAndRestore
+
+
+class _AtomicBackupAndRestore(_backup_base()):
+    """``BackupAndRestore`` whose checkpoint cannot be half-written by a kill.
+
+    Keras writes the weights, then the epoch, in place: a kill in between leaves weights of
+    one epoch labelled with another, and a kill inside the HDF5 write leaves a corrupt file.
+    Here each epoch's weights go to their own file (temporary name, then rename) and the
+    metadata naming them is replaced atomically last, so it always points at whole weights.
+    """
+
+    def _save_model(self):
+        import json
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch{self._current_epoch}.weights.h5"
+        final = os.path.join(self.backup_dir, name)
+        tmp = os.path.join(self.backup_dir, f"partial-{name}")
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, final)
+        fileio.write_text(self._training_metadata_path, json.dumps(
+            {"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": name}))
+        for old in os.listdir(self.backup_dir):
+            if old.endswith(".weights.h5") and old != name:
+                os.remove(os.path.join(self.backup_dir, old))
+
+    def on_train_begin(self, logs=None):
+        import json
+
+        if not os.path.isfile(self._training_metadata_path):
+            return
+        with open(self._training_metadata_path) as fh:
+            meta = json.load(fh)
+        if "weights" not in meta:  # a checkpoint written by plain BackupAndRestore
+            return super().on_train_begin(logs)
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, meta["weights"]))
+        self.model._initial_epoch = int(meta["epoch"])
+        print(f"resumed from the checkpoint after epoch {meta['epoch']}", flush=True)
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None  # Keras keeps it: a later fit of this model would skip epochs
+        super().on_train_end(logs)
 
 
 class _NaNGuard(_epoch_callback_base()):
-    """Stops the run at the first NaN or infinite loss, with a clear message."""
+    """Stops the run at the end of the first epoch whose loss is NaN or infinite, with a
+    clear message. Checked per epoch, not per batch: a per-batch check (as Keras's
+    ``TerminateOnNaN`` does) makes every step wait for its loss, which costs speed; a NaN
+    in any batch makes the epoch's mean loss NaN, so nothing is missed."""
 
     def __init__(self, label):
         super().__init__()
         self.label = label
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise RunError(f"[{self.label}] loss became {float(loss)} at batch {batch}; lower the learning rate "
-                           "or check the data (the run stopped)")
+            raise RunError(f"[{self.label}] loss became {float(loss)} in epoch {epoch + 1}; lower the learning "
+                           "rate or check the data (the run stopped)")
 
 
 # --- the run folder -----------------------------------------------------------------
@@ -291,8 +416,11 @@ def run_experiment(experiment, config, out_root="reports", device="cpu", resume=
     from toolkit import devices as dev
     from toolkit.reports import write_index, write_report
 
+    from toolkit.resources import check_run_memory
+
     out_root = os.path.abspath(out_root)
     check_writable(out_root)
+    check_run_memory(experiment, config)
     dev.require_device(device)
     dev.set_precision(bool(config.get("mixed_precision", False)), device)
     used = dev.setup_data_parallel(devices)
@@ -311,6 +439,8 @@ def run_experiment(experiment, config, out_root="reports", device="cpu", resume=
         run_dir = new_run_dir(out_root, experiment.name)
     os.makedirs(run_dir, exist_ok=True)
     run = Run(experiment, config, run_dir, resume=bool(resume and run_dir), fallback_data=fallback_data)
+    if run.resume:
+        run._history_rows.extend(_read_history(os.path.join(run_dir, "history.csv")))
     started = time.time()
     fileio.write_json(os.path.join(run_dir, "config.json"), config)
     env = dev.environment(seed, device)
@@ -335,6 +465,19 @@ def run_experiment(experiment, config, out_root="reports", device="cpu", resume=
     shutil.rmtree(os.path.join(run_dir, "checkpoints"), ignore_errors=True)
     write_index(out_root)
     return run_dir
+
+
+def _read_history(path):
+    """The rows of an earlier ``history.csv`` (numbers as floats, epoch as int)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as fh:
+        rows = []
+        for row in csv.DictReader(fh):
+            parsed = {"label": row.pop("label"), "epoch": int(row.pop("epoch"))}
+            parsed.update({k: float(v) for k, v in row.items() if v not in ("", None)})
+            rows.append(parsed)
+        return rows
 
 
 def _write_parts(run, started, status, error=None):
