@@ -18,9 +18,9 @@ import numpy as np
 
 from toolkit.autoencoders import build_stacked_autoencoder, prepare_inputs
 from toolkit.baselines import PCA
-from toolkit.plots import plot_history
+from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.autoencoders import plot_code_scatter
-from toolkit.plots.base import image_grid, new_figure, save_figure
+from toolkit.plots.base import image_grid
 from toolkit.runner import Experiment
 
 
@@ -75,18 +75,12 @@ def run(config, run):
                "deep / PCA"], rows)
 
     sizes = [r[0] for r in rows]
-    fig, axes = new_figure(width=5.0)
-    ax = axes[0, 0]
-    ax.plot(sizes, [r[1] for r in rows], "o-", label=f"shallow autoencoder ({config['shallow_activation']})")
-    ax.plot(sizes, [r[2] for r in rows], "^-", label=f"deep autoencoder ({config['deep_activation']})")
-    ax.plot(sizes, [r[3] for r in rows], "s--", label="PCA")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("code size (units / components)")
-    ax.set_ylabel("test MSE")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    save_figure(fig, run.figure("error_vs_code_size.png", "Test reconstruction error against code size: "
-                                                          "autoencoders and PCA (slides 4–6)"))
+    plot_lines(sizes, {f"shallow autoencoder ({config['shallow_activation']})": [r[1] for r in rows],
+                       f"deep autoencoder ({config['deep_activation']})": [r[2] for r in rows],
+                       "PCA": [r[3] for r in rows]},
+               run.figure("error_vs_code_size.png", "Test reconstruction error against code size: "
+                                                    "autoencoders and PCA (slides 4–6)"),
+               xlabel="code size (units / components)", ylabel="test MSE", log_x=True)
     shown = min(s for s in sizes if s >= 8) if any(s >= 8 for s in sizes) else max(sizes)
     shape = ds.image_shape[:2]
     images = [im.reshape(shape) for im in np.concatenate(

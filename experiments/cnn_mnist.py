@@ -13,13 +13,11 @@ Cost:    full ≈ 10 min on 2 idle CPU cores (6 CNN epochs and 6 MLP epochs on 6
 Expect:  the CNN near 99.3–99.5 % test accuracy; a steeper fall for the MLP under shifts;
          both fall under rotation. The report's observations say what this run measured.
 """
-import numpy as np
 
 from toolkit.filters import invariance_curve
 from toolkit.mlp import build_mlp
 from toolkit.models import build_model
-from toolkit.plots import plot_history
-from toolkit.plots.base import new_figure, save_figure
+from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.cnn import plot_confusion_matrix, plot_feature_maps, plot_filters
 from toolkit.runner import Experiment
 
@@ -94,15 +92,9 @@ def run(config, run):
                  if kind == "shift" else "Accuracy (%) on test digits rotated by n degrees (mean of both senses), "
                                          "slide 55")
         run.table(title, [unit, "CNN", "MLP"], rows)
-        fig, axes = new_figure(width=5.0)
-        ax = axes[0, 0]
-        ax.plot(amounts, [r[1] for r in rows], "o-", label="CNN")
-        ax.plot(amounts, [r[2] for r in rows], "s--", label="MLP")
-        ax.set_xlabel(f"{'shift' if kind == 'shift' else 'rotation'} ({unit})")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        save_figure(fig, run.figure(f"invariance_{kind}.png", title.replace("Accuracy (%)", "Accuracy")))
+        plot_lines(amounts, {"CNN": [r[1] for r in rows], "MLP": [r[2] for r in rows]},
+                   run.figure(f"invariance_{kind}.png", title.replace("Accuracy (%)", "Accuracy")),
+                   xlabel=f"{'shift' if kind == 'shift' else 'rotation'} ({unit})", ylabel="test accuracy (%)")
         for a in amounts:
             run.metric(f"{kind}.{a}.cnn", curves[(kind, "cnn")][a])
             run.metric(f"{kind}.{a}.mlp", curves[(kind, "mlp")][a])

@@ -15,7 +15,7 @@ Cost:    full ≈ 30 min on 2 CPU cores; quick ≈ 1 min.
 import numpy as np
 
 from toolkit.autoencoders import build_stacked_autoencoder, prepare_inputs
-from toolkit.plots.base import new_figure, save_figure
+from toolkit.plots import plot_lines
 from toolkit.pretraining import attach_head, pretrain_greedy
 from toolkit.runner import Experiment
 
@@ -97,17 +97,10 @@ def run(config, run):
         for d in config["depths"]:
             for v in variants:
                 run.metric(f"test_error.n{n}.d{d}.{v.replace(', ', '_').replace(' ', '_')}", results[(d, v, n)])
-        fig, axes = new_figure(width=5.0)
-        ax = axes[0, 0]
-        for v, marker in zip(variants, "os^"):
-            ax.plot(config["depths"], [100 * results[(d, v, n)] for d in config["depths"]], marker=marker, label=v)
-        ax.set_xlabel("hidden layers")
-        ax.set_ylabel("test error (%)")
-        ax.set_title(f"{n:,} labels")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        save_figure(fig, run.figure(f"error_vs_depth_n{n}.png",
-                                    f"Test error against depth with {n:,} labelled images (slides 16–20)"))
+        plot_lines(config["depths"], {v: [100 * results[(d, v, n)] for d in config["depths"]] for v in variants},
+                   run.figure(f"error_vs_depth_n{n}.png",
+                              f"Test error against depth with {n:,} labelled images (slides 16–20)"),
+                   xlabel="hidden layers", ylabel="test error (%)", title=f"{n:,} labels")
         for d in config["depths"]:
             pre, rnd, relu = (results[(d, v, n)] for v in variants)
             run.observe(f"{n:,} labels, {d} hidden layers: pretraining {'lowered' if pre < rnd else 'raised'} the "

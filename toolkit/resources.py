@@ -13,7 +13,6 @@ container when that is lower). A refusal is a :class:`~toolkit.errors.RunError` 
 estimate, what is available and what to lower.
 """
 import math
-import os
 
 from toolkit.errors import RunError
 

@@ -8,6 +8,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 from toolkit.plots.base import image_grid, new_figure, save_figure  # noqa: E402
-from toolkit.plots.training import plot_history  # noqa: E402
+from toolkit.plots.training import plot_history, plot_lines  # noqa: E402
 
-__all__ = ["image_grid", "new_figure", "save_figure", "plot_history"]
+__all__ = ["image_grid", "new_figure", "save_figure", "plot_history", "plot_lines"]

@@ -24,3 +24,22 @@ def plot_history(histories, path, metrics=("loss",), title=None):
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)
+
+
+def plot_lines(x, series, path, xlabel, ylabel, title=None, log_x=False, log_y=False):
+    """One line per entry of ``series`` (label -> y values over ``x``), markers on the points."""
+    fig, axes = new_figure(width=5.0)
+    ax = axes[0, 0]
+    for i, (label, ys) in enumerate(series.items()):
+        ax.plot(list(x), list(ys), marker="os^vDx*"[i % 7], linestyle="-" if i % 2 == 0 else "--", label=label)
+    if log_x:
+        ax.set_xscale("log", base=2)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
