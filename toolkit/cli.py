@@ -30,7 +30,7 @@ def build_parser():
         "Run the lecture's experiments (autoencoders, greedy pretraining, activations and "
         "vanishing gradients, filters, CNNs, augmentation, the model zoo) and write reports."),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,tour,report,index}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{run,list,tour,report,index,results}", parser_class=_Parser)
 
     def common(p):
         p.add_argument("--device", default="cpu", help="cpu or gpu; gpu fails at once when no GPU is seen")
@@ -56,6 +56,8 @@ def build_parser():
     rep.add_argument("run_dir")
     idx = sub.add_parser("index", help="rebuild index.html of a reports folder")
     idx.add_argument("out", nargs="?", default="reports")
+    res = sub.add_parser("results", help="markdown table of the newest complete run of each experiment")
+    res.add_argument("out", nargs="?", default="reports")
     return parser
 
 
@@ -169,6 +171,11 @@ def main(argv=None):
                 from toolkit.reports import write_index
 
                 print(write_index(args.out))
+                return 0
+            if args.command == "results":
+                from toolkit.reports import results_markdown
+
+                print(results_markdown(args.out))
                 return 0
             if args.command == "run":
                 if args.epochs is not None and args.epochs < 1:

@@ -212,3 +212,24 @@ def write_index(out_root):
     path = os.path.join(out_root, "index.html")
     fileio.write_text(path, page)
     return path
+
+
+def results_markdown(out_root):
+    """A markdown table of the newest complete run of each experiment under ``out_root``:
+    its key numbers, wall time, backend/device and the command that made it (for the
+    README's results table; every number comes from a run folder)."""
+    newest = {}
+    for run_dir in list_runs(out_root):  # newest first
+        parts = read_run(run_dir)
+        name = os.path.basename(os.path.dirname(run_dir))
+        if parts["status"].get("status") == "complete" and name not in newest:
+            newest[name] = parts
+    lines = ["| experiment | key numbers | wall time | backend / device | command |", "|---|---|---|---|---|"]
+    for name, parts in sorted(newest.items()):
+        key = "; ".join(f"{k} = {fmt(v)}" for k, v in parts["metrics"].get("key", {}).items())
+        env = parts["env"]
+        seconds = parts["status"].get("seconds")
+        wall = f"{float(seconds) / 60:.1f} min" if seconds is not None else "?"
+        command = env.get("command", "").replace(" --out ", " --out ").strip()
+        lines.append(f"| `{name}` | {key} | {wall} | {env.get('backend')} / {env.get('device')} | `{command}` |")
+    return "\n".join(lines)

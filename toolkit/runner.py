@@ -445,7 +445,7 @@ def run_experiment(experiment, config, out_root="reports", device="cpu", resume=
     fileio.write_json(os.path.join(run_dir, "config.json"), config)
     env = dev.environment(seed, device)
     env["data_parallel_devices"] = [str(d) for d in used]
-    env["command"] = " ".join(sys.argv)
+    env["command"] = _command_line()
     fileio.write_json(os.path.join(run_dir, "env.json"), env)
     fileio.write_json(os.path.join(run_dir, "status.json"), {"status": "running", "started": started})
     try:
@@ -478,6 +478,16 @@ def _read_history(path):
             parsed.update({k: float(v) for k, v in row.items() if v not in ("", None)})
             rows.append(parsed)
         return rows
+
+
+def _command_line():
+    """The command that started this process, as a user would type it."""
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(os.path.join("toolkit", "__main__.py")):
+        argv[0] = "python -m toolkit"
+    backend = os.environ.get("KERAS_BACKEND")
+    prefix = f"KERAS_BACKEND={backend} " if backend and backend != "tensorflow" else ""
+    return prefix + " ".join(argv)
 
 
 def _write_parts(run, started, status, error=None):
