@@ -14,8 +14,13 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+NULLABLE = ("limit", "test_limit")  # "none" means: no subset, the whole split
+
+
 def _parse_scalar(key, text, like):
     text = text.strip()
+    if key in NULLABLE and text.lower() in ("none", "null", "all"):
+        return None
     if isinstance(like, bool):
         if text.lower() in _TRUE:
             return True

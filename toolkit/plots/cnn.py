@@ -109,7 +109,8 @@ def plot_augmented_samples(pipeline, images, path, n_variants=6, seed=None):
         tiles.extend(np.asarray(keras.ops.convert_to_numpy(pipeline(draws, training=True))))
     titles = (["original"] + [f"#{i + 1}" for i in range(n_variants)]) * len(batch)
     return image_grid(np.clip(tiles, 0, None), path, titles=titles, ncols=n_variants + 1,
-                      suptitle=f"augmentation: {', '.join(layer.name for layer in getattr(pipeline, 'layers', [pipeline]))}")
+                      suptitle="augmentation: " + ", ".join(layer.name.removeprefix("augment_") for layer in
+                                                           getattr(pipeline, "layers", [pipeline])))
 
 
 def plot_pooling(image, sizes, path, modes=("max", "average")):

@@ -1,0 +1,256 @@
+"""zoo-cifar10 — LeNet-5, AlexNet, VGG, GoogLeNet and ResNet side by side on CIFAR-10
+(slide 56).
+
+The CNN idea predates deep learning; its DNN-era successors (slide 56) grew deeper and
+wider: AlexNet (2012), VGG (2014), GoogLeNet's Inception modules (2014), ResNet's shortcut
+connections (2015). Each runs here in its small CIFAR form from :mod:`toolkit.models`, all
+with the same data, optimizer, batch size and number of epochs, and the run reports their
+parameters, training seconds per epoch (the first epoch's tracing/compilation reported
+apart), test accuracy and best epoch.
+
+Run:     make zoo-cifar10            (QUICK=1: the quick form)
+         python -m toolkit run zoo-cifar10 --set models=lenet5,resnet20 --set limit=50000 --set epochs=10
+         python -m toolkit run zoo-cifar10 --device gpu --backend jax --set limit=none --set test_limit=none \\
+             --set epochs=30 --set mixed_precision=true           (the full-size run, on a GPU)
+Cost:    this is a CPU-sized run. Full ≈ 30 min on 2 idle CPU cores (≈ 60 min of CPU time):
+         all eight models, 3 epochs on a 2,500-image training subset, tested on 1,000 test
+         images. Per 1,000 training images one epoch takes about 1 s of CPU time for
+         LeNet-5, 13 s for ResNet-20, 30 s for AlexNet and 78 s for ResNet-9 (measured, shared
+         2-core machine); the whole 50,000-image set would take ≈ 4 h per epoch for all eight.
+         Quick ≈ 1 min (≈ 2 min of CPU time: LeNet-5, ResNet-20 and ResNet-9, one epoch on
+         600 images, 300 test images).
+Expect:  parameters range over two orders of magnitude (LeNet-5 ≈ 62 k, ResNet-20 ≈ 0.27 M,
+         VGG-16 ≈ 15 M) and time per epoch over about a hundredfold. On the CPU-sized run the
+         accuracies are low (roughly 25–50 %) and say more about how fast each model starts to
+         learn than about what it can reach (for reference, He et al. 2016 report 91.25 % for
+         ResNet-20 on the full set with 164 epochs; not measured here). The report's
+         observations say what this run measured.
+"""
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from toolkit.errors import ToolkitError, check_choice
+from toolkit.plots import plot_history
+from toolkit.plots.base import new_figure, save_figure
+from toolkit.runner import Experiment
+
+ZOO = ["lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9"]
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def defaults():
+    return {
+        "dataset": "cifar10",
+        "models": list(ZOO),
+        "epochs": 3,
+        "batch_size": 128,
+        "optimizer": "adam",  # adam, adamw or sgd (with momentum)
+        "learning_rate": 0.001,
+        "momentum": 0.9,  # sgd only
+        "weight_decay": 0.0,  # adamw and sgd
+        "limit": 2500,  # training images: a CPU-sized subset (none: all 50,000)
+        "test_limit": 1000,  # none: all 10,000
+        "mixed_precision": False,
+        "seed": 0,
+    }
+
+
+QUICK = {"models": ["lenet5", "resnet20", "resnet9"], "epochs": 1, "limit": 600, "test_limit": 300}
+
+
+def make_optimizer(config):
+    """The config's optimizer (``optimizer``, ``learning_rate``, ``momentum``, ``weight_decay``)."""
+    import keras
+
+    name = check_choice("optimizer", config["optimizer"], OPTIMIZERS)
+    lr, wd = float(config["learning_rate"]), float(config["weight_decay"])
+    if name == "adam":
+        return keras.optimizers.Adam(lr)
+    if name == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=wd)
+    return keras.optimizers.SGD(lr, momentum=float(config["momentum"]), nesterov=True, weight_decay=wd or None)
+
+
+def _timer_base():
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class EpochTimer(_timer_base()):
+    """Per-epoch training and test seconds, with the first step (tracing and compiling the
+    train step) timed apart, written to ``path`` (JSON) at the end so a resumed run can read
+    them back.
+
+    ``train``: seconds of each epoch's training steps; for the first epoch the first step is
+    left out and the rest scaled to a whole epoch (``steps / (steps - 1)``). ``test``:
+    seconds of each epoch's validation pass (the first includes compiling the test step).
+    ``first_step``: seconds of the very first step.
+    """
+
+    def __init__(self, path=None):
+        super().__init__()
+        self.path = path
+        self.records = {"train": [], "test": [], "first_step": None, "steps": 0}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begin = time.perf_counter()
+        self._train_end = None
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        if self.records["first_step"] is None:
+            float((logs or {}).get("loss", 0.0))  # wait for the step's result
+            self.records["first_step"] = time.perf_counter() - self._begin
+            self._after_first = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if getattr(self, "_begin", None) is not None and self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        end = self._train_end or now
+        if not self.records["train"]:  # the first epoch: leave the first step out
+            steps = self._steps
+            seconds = (end - self._after_first) * steps / (steps - 1) if steps > 1 else end - self._begin
+        else:
+            seconds = end - self._begin
+        self.records["train"].append(seconds)
+        self.records["test"].append(now - end if self._train_end else 0.0)
+        self.records["steps"] = self._steps
+
+    def on_train_end(self, logs=None):
+        if self.path:
+            from toolkit import fileio
+
+            fileio.write_json(self.path, self.records)
+
+
+def _finite(values):
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def run(config, run):
+    import keras
+
+    from toolkit.models import build_model, list_models
+
+    names = list(config["models"])
+    if not names:
+        raise ToolkitError(f"models must name at least one model of {', '.join(list_models())}; received {names!r}")
+    for name in names:
+        check_choice("model", name, list_models())
+    ds = run.data()
+    x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    results = {}
+    for name in names:
+        keras.utils.set_random_seed(int(config["seed"]))
+        model = build_model(name, ds.image_shape, ds.num_classes)
+        model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        timing_path = os.path.join(run.dir, f"timing_{name}.json")
+        timer = EpochTimer(timing_path)
+        history = run.fit(model, x_train, y_train, label=name, validation_data=(x_test, y_test),
+                          callbacks=[timer]).history
+        timing = timer.records if timer.records["train"] else (
+            json.load(open(timing_path)) if os.path.exists(timing_path) else {"train": [], "test": [],
+                                                                              "first_step": None})
+        val = history.get("val_accuracy", [])
+        test_acc = val[-1]  # the last epoch's pass over the test set
+        best = int(np.argmax(val)) + 1 if val else 0
+        train_s = _finite(timing["train"])
+        r = {"params": model.count_params(), "test_acc": float(test_acc), "history": history,
+             "best_epoch": best, "best_acc": float(max(val)) if val else float(test_acc),
+             "train_s": float(np.mean(train_s)) if train_s else float("nan"),
+             "test_s": float(timing["test"][-1]) if timing["test"] else float("nan"),
+             "first_step_s": timing["first_step"] if timing["first_step"] is not None else float("nan"),
+             "train_acc": float(history["accuracy"][-1])}
+        results[name] = r
+        for key in ("params", "test_acc", "best_epoch", "train_s", "test_s", "first_step_s"):
+            run.metric(f"{name}.{key}", r[key])
+
+    n_train, n_test, epochs = len(x_train), len(x_test), config["epochs"]
+    full = n_train >= 50000 and n_test >= 10000
+    if not full:
+        run.note(f"a CPU-sized run: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s); the "
+                 "accuracies compare how fast the models start to learn, not what they reach. The full-size run "
+                 "(all 50,000 training and 10,000 test images) is for a GPU: python -m toolkit run zoo-cifar10 "
+                 "--device gpu --backend jax --set limit=none --set test_limit=none --set epochs=30 "
+                 "--set mixed_precision=true")
+    run.note("seconds are wall-clock on this machine (see env.json); on a shared machine they vary with its load")
+
+    run.table(f"The zoo on CIFAR-10: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s), "
+              f"{config['optimizer']} (learning rate {config['learning_rate']:g}), batch {config['batch_size']}",
+              ["model", "parameters", "training s / epoch", "test pass s (last epoch)",
+               "1st step s (tracing + compiling)",
+               "training accuracy (last epoch)", "test accuracy", "best epoch", "best-epoch test accuracy"],
+              [[name, r["params"], r["train_s"], r["test_s"], r["first_step_s"], r["train_acc"], r["test_acc"],
+                r["best_epoch"], r["best_acc"]] for name, r in results.items()])
+
+    plot_history({name: r["history"] for name, r in results.items()},
+                 run.figure("training.png", "Loss and accuracy per epoch for each model "
+                                            "(solid: training, dashed: test)"), metrics=("loss", "accuracy"))
+    fig, axes = new_figure(width=5.0)
+    ax = axes[0, 0]
+    for i, (name, r) in enumerate(results.items()):
+        ax.scatter(r["params"], r["test_acc"], color=f"C{i % 10}", s=40)
+        ax.annotate(name, (r["params"], r["test_acc"]), textcoords="offset points", xytext=(5, 3), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.grid(alpha=0.3, which="both")
+    save_figure(fig, run.figure("accuracy_vs_parameters.png", f"Test accuracy after {epochs} epoch(s) against "
+                                                               "the number of parameters"))
+    fig, axes = new_figure(width=max(4.0, 0.8 * len(results) + 1.5))
+    ax = axes[0, 0]
+    labels = list(results)
+    ax.bar(labels, [results[n]["train_s"] for n in labels], color=[f"C{i % 10}" for i in range(len(labels))])
+    for i, n in enumerate(labels):
+        ax.text(i, results[n]["train_s"], f"{results[n]['train_s']:.1f}", ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel("training s / epoch")
+    ax.set_title(f"{n_train:,} training images per epoch", fontsize=9)
+    ax.tick_params(axis="x", rotation=45)
+    ax.grid(alpha=0.3, axis="y")
+    save_figure(fig, run.figure("time_per_epoch.png", "Training seconds per epoch (the first step's tracing and "
+                                                      "compiling left out)"))
+
+    # --- what this run measured
+    by_params = sorted(labels, key=lambda n: results[n]["params"])
+    small, big = by_params[0], by_params[-1]
+    run.observe(f"parameters range from {small}'s {results[small]['params']:,} to {big}'s "
+                f"{results[big]['params']:,} ({results[big]['params'] / results[small]['params']:.0f}x)")
+    timed = [n for n in labels if math.isfinite(results[n]["train_s"])]
+    if timed:
+        fast, slow = min(timed, key=lambda n: results[n]["train_s"]), max(timed, key=lambda n: results[n]["train_s"])
+        run.observe(f"training time per epoch ranges from {fast}'s {results[fast]['train_s']:.1f} s to {slow}'s "
+                    f"{results[slow]['train_s']:.1f} s ({results[slow]['train_s'] / results[fast]['train_s']:.0f}x) "
+                    f"on {n_train:,} images")
+    by_acc = sorted(labels, key=lambda n: results[n]["test_acc"], reverse=True)
+    run.observe(f"test accuracy after {epochs} epoch(s), best to worst: "
+                + ", ".join(f"{n} {results[n]['test_acc']:.1%}" for n in by_acc))
+    if len(labels) > 1:
+        p = np.log([results[n]["params"] for n in labels])
+        a = np.array([results[n]["test_acc"] for n in labels])
+        corr = float(np.corrcoef(p, a)[0, 1]) if p.std() > 0 and a.std() > 0 else float("nan")
+        run.observe(f"correlation of test accuracy with log(parameters) across the {len(labels)} models: {corr:+.2f}")
+    for a_name, b_name in (("resnet20", "resnet56"), ("vgg11", "vgg16")):
+        if a_name in results and b_name in results:
+            ra, rb = results[a_name], results[b_name]
+            run.observe(f"{b_name} has {rb['params'] / ra['params']:.1f}x {a_name}'s parameters, takes "
+                        f"{rb['train_s'] / ra['train_s']:.1f}x its time per epoch and scored {rb['test_acc']:.1%} "
+                        f"against {ra['test_acc']:.1%}")
+    run.key_metrics(**{f"test_acc_{n}": results[n]["test_acc"] for n in by_acc[:2]},
+                    **({f"s_per_epoch_{slow}": results[slow]["train_s"]} if timed else {}))
+
+
+EXPERIMENT = Experiment(
+    name="zoo-cifar10", slides="56", title="The CNN zoo on CIFAR-10: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet",
+    summary=("After LeNet came AlexNet, VGG, GoogLeNet and ResNet (slide 56): deeper, wider, with Inception "
+             "modules and shortcut connections. This run trains small CIFAR-sized versions of each the same way "
+             "and compares their parameters, training time per epoch and test accuracy."),
+    defaults=defaults, quick=QUICK, run=run, datasets=("cifar10",))
