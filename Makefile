@@ -27,7 +27,7 @@ RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
 MNIST_EXPERIMENTS := ae-mnist deep-ae-mnist pretrain-mnist sparse-ae-mnist activations-mnist filters cnn-mnist
 CIFAR_EXPERIMENTS := augment-cifar10 zoo-cifar10
 
-.PHONY: setup data test test-fast demo mnist cifar list benchmark browser-check clean $(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS)
+.PHONY: setup data test test-fast demo mnist cifar list benchmark benchmark-gpu browser-check clean $(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS)
 
 setup: $(VENV)/.installed
 
@@ -78,6 +78,10 @@ cifar: data
 
 benchmark: data
 	TOOLKIT_DATA_DIR="$(DATA_DIR)" KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.run $(if $(QUICK),--quick)
+
+# Goal 3 of the performance issue, on a GPU machine (JAX): ResNet-9 on CIFAR-10 from the JPEG tarball.
+benchmark-gpu: setup
+	KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.gpu_cifar10 --tarball "$(SHARED_DATA)/cifar-10-jpeg.tar.gz"
 
 browser-check: setup
 	$(PY) -m toolkit.browser_check "$(OUT)/index.html"

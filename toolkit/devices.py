@@ -84,6 +84,22 @@ def setup_data_parallel(devices):
     return found
 
 
+def check_data_parallel_batches(num_samples, batch_size):
+    """Under a data-parallel distribution every batch is split evenly over the devices, the
+    last (partial) one too; JAX fails deep inside ``fit`` otherwise. Raise ``RunError``
+    saying what to change; no-op without a distribution."""
+    import keras
+
+    if backend_name() != "jax" or keras.distribution.distribution() is None:
+        return
+    n = int(keras.distribution.distribution().device_mesh.devices.size)
+    last = int(num_samples) % int(batch_size)
+    if int(batch_size) % n or last % n:
+        raise RunError(f"--devices all splits every batch over {n} devices: batch_size ({batch_size}) and the "
+                       f"last batch ({last} of {num_samples} samples) must be multiples of {n}; "
+                       f"pick a batch_size and limit divisible by {n}")
+
+
 def environment(seed, device):
     """Versions, backend, device and seed for ``env.json``."""
     import platform

@@ -100,6 +100,10 @@ class Run:
         from toolkit.resources import check_fit_memory
 
         check_fit_memory(model, x, batch_size, label)
+        if x is not None and hasattr(x, "__len__"):
+            from toolkit.devices import check_data_parallel_batches
+
+            check_data_parallel_batches(len(x), batch_size)
         seed = int(self.config.get("seed", 0))
         done_path = os.path.join(self.dir, "checkpoints", f"{label}.done.weights.h5")
         done_hist = os.path.join(self.dir, "checkpoints", f"{label}.done.json")
