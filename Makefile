@@ -53,7 +53,7 @@ data: setup
 # pytest's exit code 5 (no tests collected) is not a failure of the suite.
 test: data
 	@export TOOLKIT_DATA_DIR="$$( [ -d "$(DATA_DIR)/mnist" ] && echo "$(DATA_DIR)" )"; \
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 test-fast: setup
