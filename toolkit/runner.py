@@ -194,7 +194,7 @@ class Run:
         target[parts[-1]] = value
         return value
 
-    def table(self, title, columns, rows, key=None):
+    def table(self, title, columns, rows):
         """A results table for the report (rows: lists of cells)."""
         self.tables.append({"title": title, "columns": list(columns), "rows": [list(r) for r in rows]})
 
