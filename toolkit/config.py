@@ -47,27 +47,25 @@ def _parse_scalar(key, text, like):
     return text
 
 
+def _load_json(key, text, kind, what):
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, kind):
+        raise ToolkitError(f"--set {key}={text}: expected {what}")
+    return value
+
+
 def parse_value(key, text, default):
     """``text`` parsed to the type of ``default`` (lists by commas or JSON)."""
     if isinstance(default, (list, tuple)):
         if text.strip().startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ToolkitError(f"--set {key}={text}: not valid JSON list") from None
-            if not isinstance(value, list):
-                raise ToolkitError(f"--set {key}={text}: expected a list")
-            return value
+            return _load_json(key, text, list, "a JSON list")
         like = default[0] if default else ""
         return [_parse_scalar(key, part, like) for part in text.split(",") if part.strip()]
     if isinstance(default, dict):
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise ToolkitError(f"--set {key}={text}: expected a JSON object") from None
-        if not isinstance(value, dict):
-            raise ToolkitError(f"--set {key}={text}: expected a JSON object")
-        return value
+        return _load_json(key, text, dict, "a JSON object")
     if default is None and text.strip().lower() not in ("none", "null", ""):
         # keys that default to None take an int (e.g. limit) or a string
         try:
