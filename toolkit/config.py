@@ -48,10 +48,11 @@ def _parse_scalar(key, text, like):
 
 
 def _load_json(key, text, kind, what):
+    """``text`` parsed as JSON of type ``kind`` (``what``: "a JSON list" / "a JSON object")."""
     try:
         value = json.loads(text)
     except ValueError:
-        value = None
+        raise ToolkitError(f"--set {key}={text}: not valid {what.split(' ', 1)[1]}") from None
     if not isinstance(value, kind):
         raise ToolkitError(f"--set {key}={text}: expected {what}")
     return value
