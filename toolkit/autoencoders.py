@@ -47,7 +47,7 @@ import keras
 import numpy as np
 
 from toolkit.activations import activation_label, get_activation
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_positive_ints
 from toolkit.layers import DenseTranspose
 from toolkit.regularizers import ActivityPenalty, sparsity_regularizer
 
@@ -128,16 +128,7 @@ def reconstruction_error(model, x, batch_size=256):
 
 def check_units(name, units):
     """``units`` as a tuple of positive ints, or ``ToolkitError`` echoing what was received."""
-    if isinstance(units, numbers.Integral) and not isinstance(units, bool):
-        units = (units,)
-    try:
-        values = tuple(units)
-    except TypeError:
-        values = None
-    if not values or not all(isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0
-                             for u in values):
-        raise ToolkitError(f"{name} must be a non-empty sequence of positive ints; received {units!r}")
-    return tuple(int(u) for u in values)
+    return check_positive_ints(name, units)
 
 
 def _check_positive_int(name, value):

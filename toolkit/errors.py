@@ -34,3 +34,22 @@ def check_choice(kind, received, allowed):
     raise ToolkitError(
         f"unknown {kind} {received!r}; valid: {', '.join(map(str, allowed))}.{hint}"
     )
+
+
+def check_positive_ints(name, value, kind="sequence", scalar=True, hint=""):
+    """``value`` as a tuple of positive ints, or ``ToolkitError`` echoing what was received:
+    "<name> must be a non-empty <kind> of positive ints<hint>; received ...". ``scalar``: a
+    single int counts as a one-element sequence."""
+    import numbers
+
+    def whole(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    given = (value,) if scalar and whole(value) else value
+    try:
+        values = tuple(given)
+    except TypeError:
+        values = None
+    if not values or not all(whole(v) and v > 0 for v in values):
+        raise ToolkitError(f"{name} must be a non-empty {kind} of positive ints{hint}; received {value!r}")
+    return tuple(int(v) for v in values)

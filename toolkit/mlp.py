@@ -10,30 +10,15 @@ import numbers
 import keras
 
 from toolkit.activations import get_activation
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, check_positive_ints
 
 
 def _check_shape(input_shape):
-    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
-        input_shape = (input_shape,)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        shape = None
-    if not shape or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise ToolkitError(f"input_shape must be a non-empty tuple of positive ints (no batch axis); "
-                           f"received {input_shape!r}")
-    return tuple(int(d) for d in shape)
+    return check_positive_ints("input_shape", input_shape, kind="tuple", hint=" (no batch axis)")
 
 
 def _check_units(hidden_units):
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        units = None
-    if not units or not all(isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0 for u in units):
-        raise ToolkitError(f"hidden_units must be a non-empty sequence of positive ints; received {hidden_units!r}")
-    return tuple(int(u) for u in units)
+    return check_positive_ints("hidden_units", hidden_units, scalar=False)
 
 
 def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_classes=10, input_scale=1 / 255,
