@@ -34,12 +34,12 @@ import time
 import numpy as np
 
 from toolkit.errors import ToolkitError, check_choice
+from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.runner import Experiment
 
 ZOO = ["lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9"]
-OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def defaults():
@@ -60,19 +60,6 @@ def defaults():
 
 
 QUICK = {"models": ["lenet5", "resnet20", "resnet9"], "epochs": 1, "limit": 600, "test_limit": 300}
-
-
-def make_optimizer(config):
-    """The config's optimizer (``optimizer``, ``learning_rate``, ``momentum``, ``weight_decay``)."""
-    import keras
-
-    name = check_choice("optimizer", config["optimizer"], OPTIMIZERS)
-    lr, wd = float(config["learning_rate"]), float(config["weight_decay"])
-    if name == "adam":
-        return keras.optimizers.Adam(lr)
-    if name == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=wd)
-    return keras.optimizers.SGD(lr, momentum=float(config["momentum"]), nesterov=True, weight_decay=wd or None)
 
 
 def _timer_base():
@@ -152,7 +139,8 @@ def run(config, run):
     for name in names:
         keras.utils.set_random_seed(int(config["seed"]))
         model = build_model(name, ds.image_shape, ds.num_classes)
-        model.compile(optimizer=make_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(optimizer=make_optimizer(config["optimizer"], config["learning_rate"], config["momentum"],
+                                               config["weight_decay"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         timing_path = os.path.join(run.dir, f"timing_{name}.json")
         timer = EpochTimer(timing_path)
         history = run.fit(model, x_train, y_train, label=name, validation_data=(x_test, y_test),

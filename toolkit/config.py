@@ -106,6 +106,9 @@ def check_ranges(config):
                 or base == "noise" or base.endswith("_fraction"):
             if any(not 0.0 <= n < 1.0 for n in nums):
                 raise ToolkitError(f"{key} must be in [0, 1); received {value!r}")
+        elif base == "warmup":  # epochs of learning-rate warm-up; fractions allowed
+            if any(n < 0 for n in nums):
+                raise ToolkitError(f"{key} must be >= 0 (epochs, fractions allowed); received {value!r}")
         elif base == "rho":
             if any(not 0.0 < n < 1.0 for n in nums):
                 raise ToolkitError(f"rho must be in (0, 1); received {value!r}")
