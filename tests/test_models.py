@@ -37,7 +37,7 @@ PARAMS = {
     "googlenet": 2_223_770,
     "resnet9": 6_573_130,     # Page 2018 (6.5M)
     "simple_convnet": 42_442,
-    "cnn_mnist": 271_978,
+    "cnn_mnist": 358_570,     # 2400 + 18432 + 73728 (convs, no bias) + 448 (BN gamma, beta) + 262272 + 1290
 }
 
 
