@@ -129,7 +129,9 @@ class Run:
         callbacks = [_EpochSeed(seed, label), recorder, guard,
                      _AtomicBackupAndRestore(os.path.join(self.dir, "checkpoints", label), delete_checkpoint=True),
                      *callbacks]
-        print(f"[{label}] training {epochs} epoch(s), batch {batch_size}", flush=True)
+        first = kwargs.get("initial_epoch", 0)
+        span = f"{epochs} epoch(s)" if not first else f"epoch(s) {first + 1}–{epochs}"
+        print(f"[{label}] training {span}, batch {batch_size}", flush=True)
         # The data pipeline is made inside fit: seed it from (seed, label), not from whatever
         # ran before, so a resumed run that skips finished fits shuffles the same way.
         _reseed(seed, label, "fit")
