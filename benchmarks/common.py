@@ -90,3 +90,13 @@ def run_module(module, args=(), env=None, timeout=1800):
             return json.loads(line[len(RESULT_MARKER):])
     raise RuntimeError(f"python -m {module} {' '.join(map(str, args))} failed (exit {proc.returncode}):\n"
                        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+
+
+def toolkit_run(folder, batch_size):
+    """A real :class:`toolkit.runner.Run` on a scratch folder (no experiment around it), so a
+    benchmark trains through ``Run.fit`` exactly as the experiments do."""
+    from toolkit.runner import Experiment, Run
+
+    exp = Experiment(name="benchmark", slides="-", title="benchmark", summary="benchmark",
+                     defaults=dict, quick={}, run=lambda config, run: None)
+    return Run(exp, {"epochs": 1, "batch_size": batch_size, "seed": 0}, folder)

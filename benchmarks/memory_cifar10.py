@@ -3,7 +3,7 @@
 Run in a fresh process (:func:`benchmark` spawns ``python -m benchmarks.memory_cifar10``)
 so the figure is this workload's alone: load CIFAR-10 from the prepared folder as uint8
 (50,000 + 10,000 images, 184 MB), build a zoo model with the experiments' augmentation
-(flip + pad-crop inside the model), ``fit`` on the *whole* uint8 training set for
+(flip + pad-crop inside the model), ``Run.fit`` on the *whole* uint8 training set for
 ``steps`` steps (the data pipeline holds all of it), then evaluate on the test set
 (``test_limit`` images). Peak RSS from ``getrusage(RUSAGE_SELF).ru_maxrss`` (the kernel's
 high-water mark) and from psutil, sampled every 50 ms, with the RSS after each phase.
@@ -11,7 +11,7 @@ high-water mark) and from psutil, sampled every 50 ms, with the RSS after each p
 import threading
 import time
 
-from benchmarks.common import data_dir, emit_result, environment, peak_rss_gb, run_module
+from benchmarks.common import data_dir, emit_result, environment, peak_rss_gb, run_module, toolkit_run
 
 BOUND_GB = 2.5
 
@@ -58,8 +58,12 @@ def workload(folder, model="resnet20", steps=20, batch_size=128, test_limit=2000
         net = build_model(model, input_shape=ds.x_train.shape[1:], num_classes=10,
                           augment={"flip": "horizontal", "crop_pad": 4})
         net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        import tempfile
+
+        run = toolkit_run(tempfile.mkdtemp(prefix="bench-memory-"), batch_size)
         start = time.perf_counter()
-        net.fit(ds.x_train, ds.y_train, batch_size=batch_size, epochs=1, steps_per_epoch=steps, verbose=0)
+        # through Run.fit, as the experiments train: its per-epoch shuffled pipeline holds the set
+        run.fit(net, ds.x_train, ds.y_train, label=model, epochs=1, steps_per_epoch=steps)
         fit_seconds = time.perf_counter() - start
         phases["after_fit"] = sampler.rss_gb()
         net.evaluate(ds.x_test, ds.y_test, batch_size=500, verbose=0)

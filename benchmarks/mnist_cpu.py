@@ -21,18 +21,9 @@ import tempfile
 import time
 
 from benchmarks import reference_mnist_convnet as reference
-from benchmarks.common import Timer, median
+from benchmarks.common import Timer, median, toolkit_run
 
 BATCH_SIZE = 128
-
-
-def _toolkit_run(folder, batch_size):
-    """A real :class:`toolkit.runner.Run` on a scratch folder (no experiment around it)."""
-    from toolkit.runner import Experiment, Run
-
-    exp = Experiment(name="benchmark", slides="-", title="benchmark", summary="benchmark",
-                     defaults=dict, quick={}, run=lambda config, run: None)
-    return Run(exp, {"epochs": 1, "batch_size": batch_size, "seed": 0}, folder)
 
 
 def _compile_toolkit(model):
@@ -91,7 +82,7 @@ def _contenders(ds, batch_size, seed, names, targets):
     from toolkit.models import build_model
 
     shape = ds.x_train.shape[1:]
-    run = _toolkit_run(tempfile.mkdtemp(prefix="bench-mnist-"), batch_size)
+    run = toolkit_run(tempfile.mkdtemp(prefix="bench-mnist-"), batch_size)
     out = []
     for name in names:
         keras.utils.set_random_seed(seed)
