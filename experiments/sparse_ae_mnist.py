@@ -92,6 +92,13 @@ def run(config, run):
     run.observe(f"test reconstruction error: none {mse['none']:.4f}, L1 {mse['l1']:.4f}, KL {mse['kl']:.4f}")
     run.observe(f"the KL penalty's target rate was rho={config['rho']}; the measured mean activation is "
                 f"{stats['kl']['mean_activation']:.3f}")
+    dead = {kind: stats[kind]["fraction_dead_units"] for kind in ("none", "l1", "kl")}
+    worst = max(dead, key=dead.get)
+    if dead[worst] >= 0.1:  # sparse codes from few units are not the same as sparse codes from many
+        run.observe(f"{dead[worst]:.1%} of the hidden units never activate on the test set with the "
+                    f"{'no-constraint' if worst == 'none' else worst.upper()} model (none {dead['none']:.1%}, "
+                    f"L1 {dead['l1']:.1%}, KL {dead['kl']:.1%}): its sparsity comes partly from units that "
+                    "died rather than from each unit firing rarely")
     run.key_metrics(kl_mean_activation=stats["kl"]["mean_activation"],
                     none_mean_activation=base["mean_activation"], kl_mse=mse["kl"])
 
