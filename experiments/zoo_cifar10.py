@@ -12,7 +12,7 @@ Run:     make zoo-cifar10            (QUICK=1: the quick form)
          python -m toolkit run zoo-cifar10 --set models=lenet5,resnet20 --set limit=50000 --set epochs=10
          python -m toolkit run zoo-cifar10 --device gpu --backend jax --set limit=none --set test_limit=none \\
              --set epochs=30 --set mixed_precision=true           (the full-size run, on a GPU)
-Cost:    this is a CPU-sized run. Full ≈ 30 min on 2 idle CPU cores (≈ 60 min of CPU time):
+Cost:    this is a CPU-sized run. Full ≈ 37 min on 2 CPU cores (measured 37.2 min, machine idle):
          all eight models, 3 epochs on a 2,500-image training subset, tested on 1,000 test
          images. Per 1,000 training images one epoch takes about 1 s of CPU time for
          LeNet-5, 13 s for ResNet-20, 30 s for AlexNet and 78 s for ResNet-9 (measured, shared
@@ -21,8 +21,8 @@ Cost:    this is a CPU-sized run. Full ≈ 30 min on 2 idle CPU cores (≈ 60 mi
          600 images, 300 test images).
 Expect:  parameters range over two orders of magnitude (LeNet-5 ≈ 62 k, ResNet-20 ≈ 0.27 M,
          VGG-16 ≈ 15 M) and time per epoch over about a hundredfold. On the CPU-sized run the
-         accuracies are low (roughly 25–50 %) and say more about how fast each model starts to
-         learn than about what it can reach (for reference, He et al. 2016 report 91.25 % for
+         accuracies are low (20–39 % in the measured run) and say more about how fast each
+         model starts to learn than about what it can reach (He et al. 2016 report 91.25 % for
          ResNet-20 on the full set with 164 epochs; not measured here). The report's
          observations say what this run measured.
 """
