@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from toolkit.data.pipeline import epoch_shuffled
+from toolkit.data.pipeline import epoch_shuffled, fit_inputs
 from toolkit.runner import Experiment, run_experiment
 from toolkit.config import resolve_config
 
@@ -53,6 +53,22 @@ def test_bad_arguments_are_one_line_errors():
         epoch_shuffled((np.zeros(4), np.zeros(3)), 2)
     with pytest.raises(ValueError, match="batch_size must be a positive integer; received 0"):
         epoch_shuffled((np.zeros(4),), 0)
+
+
+@pytest.mark.backends
+def test_fit_inputs_feeds_only_what_it_can_shuffle_itself():
+    x, y = np.zeros((8, 2), "float32"), np.arange(8)
+    tf_backend = keras.backend.backend() == "tensorflow"
+    inputs, extra = fit_inputs(x, y, 4, seed=1)
+    assert (set(inputs) == {"x", "shuffle"} and len(extra) == 1) if tf_backend else (inputs["x"] is x and not extra)
+    for kwargs in ({"shuffle": False}, {"shuffle": "batch"}, {"validation_split": 0.25}):
+        inputs, extra = fit_inputs(x, y, 4, **kwargs)
+        assert inputs["x"] is x and inputs["y"] is y and inputs["batch_size"] == 4 and not extra, kwargs
+    assert fit_inputs(x, y, 4, validation_split=0.25)[0]["validation_split"] == 0.25
+    assert fit_inputs(x, None, 4)[1] == [] and fit_inputs(list(x), list(y), 4)[1] == []
+    weights = np.ones(8)
+    inputs, _ = fit_inputs(x, y, 4, sample_weight=weights, shuffle=False)
+    assert inputs["sample_weight"] is weights
 
 
 @pytest.mark.backends

@@ -44,7 +44,7 @@ import numpy as np
 
 from toolkit.activations import get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
-from toolkit.data.pipeline import epoch_shuffled
+from toolkit.data.pipeline import fit_inputs
 from toolkit.errors import ToolkitError, check_choice
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
@@ -207,12 +207,8 @@ def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", 
         stage_model.compile(optimizer=_fresh_optimizer(optimizer), loss=loss)
         fit = dict(epochs=epochs_per_stage[k - 1], validation_data=None if v_in is None else (v_in, v_in),
                    verbose={0: 0, 1: 2, 2: 1}[verbose])
-        feed = epoch_shuffled((x_in, x_in), batch_size)  # a new order every epoch on TensorFlow too
-        if feed is None:
-            history = stage_model.fit(x_in, x_in, batch_size=batch_size, shuffle=True,
-                                      callbacks=list(callbacks), **fit)
-        else:
-            history = stage_model.fit(feed.dataset, shuffle=False, callbacks=[feed.callback, *callbacks], **fit)
+        data, extra = fit_inputs(x_in, x_in, batch_size)  # a new order every epoch on TensorFlow too
+        history = stage_model.fit(**data, callbacks=[*extra, *callbacks], **fit)
         stages.append(info)
         histories.append(dict(history.history))
         for cb in stage_callbacks:
@@ -331,14 +327,8 @@ def fine_tune(model, encoder, x, y, epochs=10, frozen_epochs=0, batch_size=128, 
     task = _task_of(model)
     loss = loss or head_loss(task)
     metrics = _head_metrics(task) if metrics is None else list(metrics)
-    fit = dict(validation_data=validation_data, callbacks=list(callbacks), verbose=verbose)
-    arrays = isinstance(x, np.ndarray) and isinstance(y, np.ndarray)
-    feed = epoch_shuffled((x, y), batch_size) if arrays else None  # a new order every epoch on TensorFlow
-    if feed is None:
-        data = dict(x=x, y=y, batch_size=batch_size)
-    else:
-        data = dict(x=feed.dataset, shuffle=False)  # the feed shuffles
-        fit["callbacks"].insert(0, feed.callback)
+    data, extra = fit_inputs(x, y, batch_size)  # a new order every epoch on TensorFlow too
+    fit = dict(validation_data=validation_data, callbacks=[*extra, *callbacks], verbose=verbose)
     combined = {}
 
     def run(first, last):

@@ -135,14 +135,12 @@ class Run:
         # The data pipeline is made inside fit: seed it from (seed, label), not from whatever
         # ran before, so a resumed run that skips finished fits shuffles the same way.
         _reseed(seed, label, "fit")
-        feed = _epoch_feed(x, y, batch_size, _derived_seed(seed, label, "shuffle"), kwargs)
-        if feed is None:
-            history = model.fit(x, y, epochs=epochs, batch_size=batch_size, callbacks=callbacks,
-                                verbose=_verbosity(), **kwargs)
-        else:
-            kwargs.pop("sample_weight", None)
-            history = model.fit(feed.dataset, epochs=epochs, callbacks=[feed.callback, *callbacks],
-                                verbose=_verbosity(), **kwargs)
+        # a new batch order every epoch, seeded by (seed, label, epoch): see toolkit.data.pipeline
+        from toolkit.data.pipeline import fit_inputs
+
+        data_args = {k: kwargs.pop(k) for k in ("shuffle", "sample_weight", "validation_split") if k in kwargs}
+        inputs, extra = fit_inputs(x, y, batch_size, seed=_derived_seed(seed, label, "shuffle"), **data_args)
+        history = model.fit(**inputs, epochs=epochs, callbacks=[*extra, *callbacks], verbose=_verbosity(), **kwargs)
         rows = [r for r in self._history_rows if r["label"] == label]
         if self.resume and rows:
             # after a resume, Keras's History holds only the epochs run since; the rows hold all
@@ -270,25 +268,6 @@ def _derived_seed(seed, *parts):
     import zlib
 
     return zlib.crc32("/".join(map(str, (seed, *parts))).encode()) & 0x7FFFFFFF
-
-
-def _epoch_feed(x, y, batch_size, seed, kwargs):
-    """A per-epoch shuffle for plain arrays on TensorFlow (see :mod:`toolkit.data.pipeline`
-    for why Keras's own is not used there), or None to let ``fit`` take the arrays as usual:
-    other backends, ``shuffle`` other than True, ``validation_split``, or non-array inputs."""
-    import numpy as np
-
-    from toolkit.data.pipeline import epoch_shuffled
-
-    weights = kwargs.get("sample_weight")
-    arrays = [a for a in (x, y, weights) if a is not None]
-    if (kwargs.get("shuffle", True) is not True or kwargs.get("validation_split") or y is None
-            or not all(isinstance(a, np.ndarray) for a in arrays)):
-        return None
-    feed = epoch_shuffled(tuple(arrays), batch_size, seed=seed)
-    if feed is not None:
-        kwargs["shuffle"] = False  # the feed shuffles; Keras would warn that it cannot
-    return feed
 
 
 def _reseed(seed, label, *parts):

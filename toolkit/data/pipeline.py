@@ -16,7 +16,7 @@ order for epoch k whether a run went straight through or was resumed at k.
 """
 import numpy as np
 
-__all__ = ["epoch_shuffled", "EpochShuffled"]
+__all__ = ["epoch_shuffled", "EpochShuffled", "fit_inputs"]
 
 
 class EpochShuffled:
@@ -82,3 +82,26 @@ def epoch_shuffled(arrays, batch_size, seed=None):
             epoch.assign(int(index))
 
     return EpochShuffled(dataset, _SetEpoch(), num_batches)
+
+
+def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, validation_split=0.0):
+    """The input arguments for ``model.fit`` and the callbacks that go with them:
+    ``model.fit(**inputs, callbacks=[*extra, ...], ...)``.
+
+    Arrays to be shuffled on TensorFlow become an :func:`epoch_shuffled` dataset (and its
+    epoch callback); everything else — other backends, ``shuffle`` other than True, a
+    ``validation_split`` (Keras splits arrays only), no ``y``, non-array inputs — is passed
+    to ``fit`` as given, with no extra callbacks.
+    """
+    inputs = {"x": x, "y": y, "batch_size": batch_size, "shuffle": shuffle}
+    if sample_weight is not None:
+        inputs["sample_weight"] = sample_weight
+    if validation_split:
+        inputs["validation_split"] = validation_split
+    arrays = [a for a in (x, y, sample_weight) if a is not None]
+    if shuffle is not True or validation_split or y is None or not all(isinstance(a, np.ndarray) for a in arrays):
+        return inputs, []
+    feed = epoch_shuffled(tuple(arrays), batch_size, seed=seed)
+    if feed is None:
+        return inputs, []
+    return {"x": feed.dataset, "shuffle": False}, [feed.callback]  # shuffle=False: the feed shuffles
