@@ -58,10 +58,11 @@ def compile_model(model, config, train_size):
 
 
 def run(config, run):
-    from toolkit.errors import check_choice
-    from toolkit.optimizers import SCHEDULES
+    from toolkit.optimizers import learning_rate_schedule
 
-    check_choice("schedule", config["schedule"], SCHEDULES)  # before the data loads
+    # schedule, rate and warm-up checked before the data loads (steps is a stand-in here)
+    learning_rate_schedule(config["schedule"], config["learning_rate"], epochs=config["epochs"], steps=1,
+                           warmup_epochs=config["warmup"])
     ds = run.data()
     validation = (ds.x_test, ds.y_test)
     n = len(ds.x_train)

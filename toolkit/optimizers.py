@@ -36,14 +36,14 @@ def learning_rate_schedule(schedule, learning_rate, epochs=None, steps=None, war
         [0.001, 0.01, 0.0]
     """
     check_choice("schedule", schedule, SCHEDULES)
-    if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
         raise ToolkitError(f"learning_rate must be a number > 0; received {learning_rate!r}")
     if schedule == "constant":
         return float(learning_rate)
     import keras
 
     for name, value in (("epochs", epochs), ("steps", steps)):
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ToolkitError(f"the one_cycle schedule needs {name} as a whole number >= 1; received {value!r}")
     if not 0 <= warmup_epochs < epochs:
         raise ToolkitError(f"warmup_epochs must be in [0, epochs={epochs}); received {warmup_epochs!r}")
