@@ -44,25 +44,29 @@ def defaults():
 QUICK = {"epochs": 2, "limit": 3000, "test_limit": 500, "rotations": [0, 15, 45]}
 
 
-def compile_model(model, config, train_size):
-    """Adam with the config's learning-rate schedule (by default one cycle over the run's
-    epochs: warm up to ``learning_rate`` in half an epoch, then a cosine decay to zero) and
-    sparse cross-entropy. The performance benchmark trains ``cnn_mnist`` with this recipe."""
-    from toolkit.optimizers import learning_rate_schedule, make_optimizer, steps_per_epoch
+def schedule(config, train_size):
+    """The config's learning rate for ``train_size`` training images: by default one cycle
+    over the run's epochs (warm up to ``learning_rate`` in ``warmup`` epochs, then a cosine
+    decay to zero); raises ``ToolkitError`` for a bad schedule, rate or warm-up."""
+    from toolkit.optimizers import learning_rate_schedule, steps_per_epoch
 
-    lr = learning_rate_schedule(config["schedule"], config["learning_rate"], epochs=config["epochs"],
-                                steps=steps_per_epoch(train_size, config["batch_size"]),
-                                warmup_epochs=config["warmup"])
-    model.compile(make_optimizer("adam", lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return learning_rate_schedule(config["schedule"], config["learning_rate"], epochs=config["epochs"],
+                                  steps=steps_per_epoch(train_size, config["batch_size"]),
+                                  warmup_epochs=config["warmup"])
+
+
+def compile_model(model, config, train_size):
+    """Adam with :func:`schedule` and sparse cross-entropy. The performance benchmark trains
+    ``cnn_mnist`` with this recipe."""
+    from toolkit.optimizers import make_optimizer
+
+    model.compile(make_optimizer("adam", schedule(config, train_size)), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
 
 
 def run(config, run):
-    from toolkit.optimizers import learning_rate_schedule
-
-    # schedule, rate and warm-up checked before the data loads (steps is a stand-in here)
-    learning_rate_schedule(config["schedule"], config["learning_rate"], epochs=config["epochs"], steps=1,
-                           warmup_epochs=config["warmup"])
+    schedule(config, config["batch_size"])  # checks the schedule before the data loads
     ds = run.data()
     validation = (ds.x_test, ds.y_test)
     n = len(ds.x_train)

@@ -67,7 +67,12 @@ def epoch_shuffled(arrays, batch_size, seed=None):
     num_batches = full + (1 if rest else 0)
     indices = tf.data.Dataset.range(1).flat_map(permutation)
     indices = indices.apply(tf.data.experimental.assert_cardinality(num_batches))
-    held = tuple(tf.convert_to_tensor(a) for a in arrays)  # converted once, as Keras does
+    # converted once, as Keras does; an array passed twice (an autoencoder's (x, x)) is held once
+    tensors = {}
+    for a in arrays:
+        if id(a) not in tensors:
+            tensors[id(a)] = tf.convert_to_tensor(a)
+    held = tuple(tensors[id(a)] for a in arrays)
     data = tf.data.Dataset.from_tensors(held).repeat()
     dataset = tf.data.Dataset.zip((indices, data)).map(
         lambda i, tensors: tuple(tf.gather(t, i, axis=0) for t in tensors),
