@@ -40,14 +40,13 @@ Example (slide 7: encode, then decode):
     >>> model.get_layer("enc1_dense") is encoder.get_layer("enc1_dense")
     True
 """
-import numbers
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from toolkit.activations import activation_label, get_activation
-from toolkit.errors import ToolkitError, check_choice, check_positive_ints
+from toolkit.errors import ToolkitError, check_choice, check_int, check_number, check_positive_ints, check_shape
 from toolkit.layers import DenseTranspose
 from toolkit.regularizers import ActivityPenalty, sparsity_regularizer
 
@@ -131,12 +130,6 @@ def check_units(name, units):
     return check_positive_ints(name, units)
 
 
-def _check_positive_int(name, value):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ToolkitError(f"{name} must be a positive int; received {value!r}")
-    return int(value)
-
-
 def _chain(layers, x):
     for layer in layers:
         x = layer(x)
@@ -153,12 +146,10 @@ def _noise_layer(noise, noise_level):
         return None
     check_choice("noise", noise, NOISE_KINDS)
     if noise == "gaussian":
-        if not isinstance(noise_level, numbers.Real) or not noise_level > 0:
-            raise ToolkitError(f"gaussian noise_level (stddev) must be > 0; received {noise_level!r}")
-        return keras.layers.GaussianNoise(float(noise_level), name="input_noise")
-    if not isinstance(noise_level, numbers.Real) or not 0 < noise_level < 1:
-        raise ToolkitError(f"dropout noise_level (rate) must be in (0, 1); received {noise_level!r}")
-    return keras.layers.Dropout(float(noise_level), name="input_noise")
+        stddev = check_number("gaussian noise_level (stddev)", noise_level, low=0, low_open=True)
+        return keras.layers.GaussianNoise(stddev, name="input_noise")
+    rate = check_number("dropout noise_level (rate)", noise_level, low=0, high=1, low_open=True, high_open=True)
+    return keras.layers.Dropout(rate, name="input_noise")
 
 
 def _assemble(input_shape, enc_layers, dec_layers, name, noise_layer=None, loss=None,
@@ -207,7 +198,7 @@ def build_stacked_autoencoder(input_dim, hidden_units=(256, 64), activation="sig
         >>> parts.model.count_params()  # kernels 784*64 + 64*16, each stored once; 928 biases
         52128
     """
-    input_dim = _check_positive_int("input_dim", input_dim)
+    input_dim = check_int("input_dim", input_dim, low=1)
     units = check_units("hidden_units", hidden_units)
     code_activation = activation if code_activation is None else code_activation
     noise_layer = _noise_layer(noise, noise_level)
@@ -316,14 +307,9 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(16, 32), kernel_siz
         >>> tuple(parts.encoder.output.shape), tuple(parts.model.output.shape)
         ((None, 7, 7, 4), (None, 28, 28, 1))
     """
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        shape = ()
-    if len(shape) != 3 or min(shape) <= 0:
-        raise ToolkitError(f"input_shape must be (height, width, channels) positive ints; received {input_shape!r}")
+    shape = check_shape("input_shape", input_shape, axes=("height", "width", "channels"))
     filters = check_units("filters", filters)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    kernel_size = check_int("kernel_size", kernel_size, low=1)
     n = len(filters)
     if shape[0] % 2 ** n or shape[1] % 2 ** n:
         raise ToolkitError(
@@ -338,7 +324,7 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(16, 32), kernel_siz
                        keras.layers.MaxPooling2D(2, name=f"enc{k}_pool")]
     dec_layers = []
     if code_units is not None:
-        code_units = _check_positive_int("code_units", code_units)
+        code_units = check_int("code_units", code_units, low=1)
         grid = (shape[0] // 2 ** n, shape[1] // 2 ** n, filters[-1])
         enc_layers += [keras.layers.Flatten(name=f"enc{n + 1}_flatten"),
                        keras.layers.Dense(code_units, name=f"enc{n + 1}_dense"),

@@ -15,7 +15,7 @@ Nothing here trains, downloads or plots at import.
 """
 import numpy as np
 
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_int, check_number
 
 # Kernels as (kh, kw) float arrays, named as the lecture and image processing name them.
 KERNELS = {
@@ -103,8 +103,7 @@ def apply_kernels(images, kernels, stride=1, padding="valid", channels="gray"):
 
     check_choice("padding", padding, PADDINGS)
     check_choice("channel mode", channels, CHANNEL_MODES)
-    if not isinstance(stride, (int, np.integer)) or isinstance(stride, bool) or stride < 1:
-        raise ToolkitError(f"stride must be a positive int; received {stride!r}")
+    stride = check_int("stride", stride, low=1)
     specs = list(kernels) if isinstance(kernels, (list, tuple)) else [kernels]
     if not specs:
         raise ToolkitError("kernels must name at least one kernel; received an empty list")
@@ -152,8 +151,7 @@ def pool_image(image, size, mode="max", strides=None):
     import keras
 
     check_choice("pooling mode", mode, POOL_MODES)
-    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-        raise ToolkitError(f"pool size must be a positive int; received {size!r}")
+    size = check_int("pool size", size, low=1)
     ndim = np.asarray(image).ndim
     batch = _as_batch(image, "image")
     if batch.shape[1] < size or batch.shape[2] < size:
@@ -185,7 +183,7 @@ def shift_images(x, dx, dy):
     x = np.asarray(x)
     if x.ndim < 2:
         raise ToolkitError(f"images must have at least 2 dimensions; received shape {x.shape}")
-    dx, dy = int(dx), int(dy)
+    dx, dy = check_int("dx", dx), check_int("dy", dy)
     # rows/cols axes: (H, W) for 2-D, (N, H, W) for 3-D, (N, H, W, C) for 4-D
     row_axis, col_axis = (0, 1) if x.ndim == 2 else (1, 2)
     out = np.zeros_like(x)
@@ -221,11 +219,12 @@ def rotate_images(x, degrees):
     x = np.asarray(x)
     if x.ndim not in (2, 3, 4):
         raise ToolkitError(f"images must be (H, W), (N, H, W) or (N, H, W, C); received shape {x.shape}")
-    if float(degrees) == 0.0:
+    degrees = check_number("degrees", degrees)
+    if degrees == 0.0:
         return x.copy()
     batch = x[None, :, :, None] if x.ndim == 2 else (x[..., None] if x.ndim == 3 else x)
     n, h, w = batch.shape[:3]
-    theta = np.deg2rad(float(degrees))
+    theta = np.deg2rad(degrees)
     cos, sin = np.cos(theta), np.sin(theta)
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     # affine_transform maps each output (x, y) to the input point (a0 x + a1 y + a2, b0 x + b1 y + b2).
@@ -277,10 +276,11 @@ def invariance_curve(model, x, y, kind="shift", amounts=None, batch_size=256):
     curve = {}
     for amount in amounts:
         if kind == "shift":
-            a = int(amount)
+            a = check_int("shift amount", amount)
             moves = [(0, 0)] if a == 0 else [(a, 0), (-a, 0), (0, a), (0, -a)]
             variants = [shift_images(x, dx, dy) for dx, dy in moves]
         else:
-            variants = [x] if float(amount) == 0 else [rotate_images(x, amount), rotate_images(x, -amount)]
+            degrees = check_number("rotation amount", amount)
+            variants = [x] if degrees == 0 else [rotate_images(x, degrees), rotate_images(x, -degrees)]
         curve[amount] = float(np.mean([_accuracy(model, v, labels, batch_size) for v in variants]))
     return curve

@@ -5,12 +5,10 @@ experiment sweeps its ``activation`` over strings, and the MLP-vs-CNN comparison
 the network without convolutions. Layers are named so diagnostics find them by name:
 ``rescale``, ``flatten``, ``dense1``/``act1`` ... ``dense{n}``/``act{n}``, ``head``.
 """
-import numbers
-
 import keras
 
 from toolkit.activations import get_activation
-from toolkit.errors import ToolkitError, check_positive_ints
+from toolkit.errors import ToolkitError, check_int, check_number, check_positive_ints
 
 
 def _check_shape(input_shape):
@@ -52,12 +50,8 @@ def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_c
     """
     shape = _check_shape(input_shape)
     units = _check_units(hidden_units)
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
-                                    or num_classes < 2):
-        raise ToolkitError(f"num_classes must be an int >= 2 or None (no head); received {num_classes!r}")
-    if input_scale is not None:
-        if isinstance(input_scale, bool) or not isinstance(input_scale, numbers.Real) or not input_scale > 0:
-            raise ToolkitError(f"input_scale must be a positive number or None; received {input_scale!r}")
+    num_classes = check_int("num_classes", num_classes, low=2, optional=True, expected="an int >= 2 or None (no head)")
+    input_scale = check_number("input_scale", input_scale, low=0, low_open=True, optional=True)
     try:
         keras.initializers.get(kernel_initializer)
     except (TypeError, ValueError):
@@ -72,13 +66,13 @@ def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_c
     inputs = keras.Input(shape, name="input")
     x = inputs
     if input_scale is not None:
-        x = keras.layers.Rescaling(float(input_scale), name="rescale")(x)
+        x = keras.layers.Rescaling(input_scale, name="rescale")(x)
     if len(shape) > 1:
         x = keras.layers.Flatten(name="flatten")(x)
     for k, (width, act) in enumerate(zip(units, activations), start=1):
         x = keras.layers.Dense(width, kernel_initializer=kernel_initializer, name=f"dense{k}")(x)
         x = act(x)
     if num_classes is not None:
-        x = keras.layers.Dense(int(num_classes), activation="softmax", kernel_initializer=kernel_initializer,
+        x = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer=kernel_initializer,
                                name="head")(x)
     return keras.Model(inputs, x, name=name)

@@ -27,7 +27,7 @@ import keras
 
 from toolkit.activations import get_activation
 from toolkit.cnn import BN_MOMENTUM, build_cnn, check_input_shape, classifier_head, conv_block, model_inputs
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_shape
 
 _MODELS = {}
 
@@ -277,8 +277,7 @@ def ResNet(input_shape, depths, num_classes=10, widths=(16, 32, 64), shortcut="A
     """The CIFAR ResNet (He et al. 2016, section 4.2): a 16@3x3 stem, three stages of basic
     blocks with 16, 32, 64 filters (the 2nd and 3rd halve the size), global average
     pooling, softmax. ``depths`` = blocks per stage: depth 6n+2 has ``(n, n, n)``."""
-    if len(depths) != len(widths) or not all(isinstance(d, int) and d > 0 for d in depths):
-        raise ToolkitError(f"depths must be {len(widths)} positive ints (one per width); received {depths!r}")
+    depths = check_shape("depths", depths, rank=len(widths), expected=f"{len(widths)} positive ints (one per width)")
     inputs, x = model_inputs(input_shape, input_scale, augment)
     x = _conv_bn(x, widths[0], 3, 1, "stem")
     x = get_activation(activation, name="stem_act")(x)

@@ -8,7 +8,7 @@ learning rate at each step: a recipe written for coupled L2 decay needs converti
 """
 import math
 
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_number, is_int
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "one_cycle")
@@ -36,23 +36,23 @@ def learning_rate_schedule(schedule, learning_rate, epochs=None, steps=None, war
         [0.001, 0.01, 0.0]
     """
     check_choice("schedule", schedule, SCHEDULES)
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ToolkitError(f"learning_rate must be a number > 0; received {learning_rate!r}")
+    learning_rate = check_number("learning_rate", learning_rate, low=0, low_open=True)
     if schedule == "constant":
-        return float(learning_rate)
+        return learning_rate
     import keras
 
     for name, value in (("epochs", epochs), ("steps", steps)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not (is_int(value) and value >= 1):  # the schedule's own wording, which callers and tests rely on
             raise ToolkitError(f"the one_cycle schedule needs {name} as a whole number >= 1; received {value!r}")
-    if not 0 <= warmup_epochs < epochs:
-        raise ToolkitError(f"warmup_epochs must be in [0, epochs={epochs}); received {warmup_epochs!r}")
+    epochs, steps = int(epochs), int(steps)
+    warmup_epochs = check_number("warmup_epochs", warmup_epochs, low=0, high=epochs, high_open=True,
+                                 expected=f"in [0, epochs={epochs})")
     warmup = int(round(warmup_epochs * steps))
     if not warmup:  # no warm-up: decay from the peak
-        return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=epochs * steps, alpha=0.0)
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.0)
     return keras.optimizers.schedules.CosineDecay(
-        float(learning_rate) / start_divisor, decay_steps=epochs * steps - warmup, alpha=0.0,
-        warmup_target=float(learning_rate), warmup_steps=warmup)
+        learning_rate / start_divisor, decay_steps=epochs * steps - warmup, alpha=0.0,
+        warmup_target=learning_rate, warmup_steps=warmup)
 
 
 def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0):

@@ -36,7 +36,6 @@ Example:
     >>> classifier.get_layer(result.encoder.name) is result.encoder
     True
 """
-import numbers
 from dataclasses import dataclass, field
 
 import keras
@@ -45,7 +44,7 @@ import numpy as np
 from toolkit.activations import get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
 from toolkit.data.pipeline import fit_inputs
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_int, is_int
 
 TASKS = ("multiclass", "binary", "multilabel", "regression")
 _HEAD_ACTIVATION = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid", "regression": "linear"}
@@ -120,12 +119,6 @@ def _fresh_optimizer(optimizer):
     return keras.optimizers.get(optimizer)
 
 
-def _check_epochs(name, value, minimum=1):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ToolkitError(f"{name} must be an int >= {minimum}; received {value!r}")
-    return int(value)
-
-
 def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", callbacks=(),
                     stage_callbacks=(), validation_data=None, verbose=1, **builder_kwargs):
     """Greedy layer-wise pretraining of a dense stacked autoencoder (slides 10–14).
@@ -155,7 +148,7 @@ def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", 
     """
     if isinstance(autoencoder, AutoencoderParts):
         parts = autoencoder
-    elif isinstance(autoencoder, (tuple, list, numbers.Integral)):
+    elif isinstance(autoencoder, (tuple, list)) or is_int(autoencoder):
         x_shape = np.shape(x)
         if len(x_shape) != 2:
             raise ToolkitError(f"x must be flat (N, input_dim); received shape {x_shape}; use prepare_inputs")
@@ -170,9 +163,8 @@ def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", 
     epochs_per_stage = list(epochs) if isinstance(epochs, (tuple, list)) else [epochs] * n
     if len(epochs_per_stage) != n:
         raise ToolkitError(f"epochs needs one value per stage ({n}); received {epochs!r}")
-    epochs_per_stage = [_check_epochs("epochs", e) for e in epochs_per_stage]
-    if verbose not in (0, 1, 2):
-        raise ToolkitError(f"verbose must be 0, 1 or 2; received {verbose!r}")
+    epochs_per_stage = [check_int("epochs", e, low=1) for e in epochs_per_stage]
+    verbose = check_int("verbose", verbose, low=0, high=2, expected="0, 1 or 2")
     stage_callbacks = list(stage_callbacks)
     for cb in stage_callbacks:
         if not isinstance(cb, StageCallback):
@@ -272,10 +264,7 @@ def attach_head(encoder, num_outputs, task="multiclass", name=None, optimizer="a
         ['input', 'stacked_autoencoder_encoder', 'head_dense', 'head_act']
     """
     check_choice("task", task, TASKS)
-    num_outputs = int(num_outputs) if isinstance(num_outputs, numbers.Integral) and not isinstance(
-        num_outputs, bool) else None
-    if not num_outputs or num_outputs <= 0:
-        raise ToolkitError(f"num_outputs must be a positive int; received {num_outputs!r}")
+    num_outputs = check_int("num_outputs", num_outputs, low=1)
     if task == "binary" and num_outputs != 1:
         raise ToolkitError(f"a binary head has 1 output; received num_outputs={num_outputs}; "
                            "use task='multilabel' for several independent labels")
@@ -313,8 +302,8 @@ def fine_tune(model, encoder, x, y, epochs=10, frozen_epochs=0, batch_size=128, 
         >>> len(fine_tune(model, parts.encoder, x, y, epochs=2, frozen_epochs=1)["loss"])
         2
     """
-    epochs = _check_epochs("epochs", epochs)
-    frozen_epochs = _check_epochs("frozen_epochs", frozen_epochs, minimum=0)
+    epochs = check_int("epochs", epochs, low=1)
+    frozen_epochs = check_int("frozen_epochs", frozen_epochs, low=0)
     if frozen_epochs > epochs:
         raise ToolkitError(f"frozen_epochs must be <= epochs ({epochs}); received {frozen_epochs}")
     try:

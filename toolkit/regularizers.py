@@ -29,26 +29,11 @@ Example:
     >>> sparsity_stats(h, threshold=0.1)["fraction_active"]
     1.0
 """
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
-from toolkit.errors import ToolkitError
-
-
-def _check_number(name, value, low=0.0, high=math.inf, low_open=False, high_open=False):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = math.isfinite(number) and (number > low if low_open else number >= low) and (
-        number < high if high_open else number <= high)
-    if not ok:
-        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-        raise ToolkitError(f"{name} must be a number in {lo}{low:g}, {high:g}{hi}; received {value!r}")
-    return number
+from toolkit.errors import ToolkitError, check_number
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
@@ -67,7 +52,7 @@ class L1ActivityRegularizer(keras.regularizers.Regularizer):
     """
 
     def __init__(self, l1=1e-3):
-        self.l1 = _check_number("l1", l1)
+        self.l1 = check_number("l1", l1, low=0)
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
@@ -101,9 +86,9 @@ class KLSparsityRegularizer(keras.regularizers.Regularizer):
     """
 
     def __init__(self, rho=0.05, beta=1.0, epsilon=1e-7):
-        self.rho = _check_number("rho", rho, 0.0, 1.0, low_open=True, high_open=True)
-        self.beta = _check_number("beta", beta)
-        self.epsilon = _check_number("epsilon", epsilon, 0.0, 0.5, low_open=True, high_open=True)
+        self.rho = check_number("rho", rho, 0.0, 1.0, low_open=True, high_open=True)
+        self.beta = check_number("beta", beta, low=0)
+        self.epsilon = check_number("epsilon", epsilon, 0.0, 0.5, low_open=True, high_open=True)
 
     def __call__(self, x):
         x = ops.convert_to_tensor(x)
@@ -187,7 +172,7 @@ def sparsity_stats(activations, threshold=0.1):
                    else activations, dtype=np.float64)
     if h.ndim < 2 or h.shape[0] == 0:
         raise ToolkitError(f"activations must be an array (N, units) with N > 0; received shape {h.shape}")
-    threshold = _check_number("threshold", threshold, -math.inf)
+    threshold = check_number("threshold", threshold)
     flat = h.reshape(-1, h.shape[-1])
     active = flat > threshold
     return {

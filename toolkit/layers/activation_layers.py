@@ -4,12 +4,10 @@
 - :class:`PReLU`: Keras's Parametric ReLU, with one learned slope per channel by default and
   the paper's initial slope 0.25.
 """
-import math
-
 import keras
 from keras import ops
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, check_int, check_number, is_number
 
 
 @keras.saving.register_keras_serializable(package="toolkit")
@@ -38,15 +36,11 @@ class RReLU(keras.layers.Layer):
 
     def __init__(self, lower=1.0 / 8.0, upper=1.0 / 3.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        try:
-            lower, upper = float(lower), float(upper)
-        except (TypeError, ValueError):
-            raise ToolkitError(f"RReLU lower and upper must be numbers; received lower={lower!r}, "
-                               f"upper={upper!r}") from None
-        if not (math.isfinite(upper) and 0.0 <= lower <= upper):
+        lower = check_number("RReLU lower", lower, low=0)
+        upper = check_number("RReLU upper", upper, low=0)
+        if lower > upper:
             raise ToolkitError(f"RReLU needs finite 0 <= lower <= upper; received lower={lower}, upper={upper}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ToolkitError(f"RReLU seed must be an int or None; received {seed!r}")
+        seed = check_int("RReLU seed", seed, optional=True)
         self.lower = lower
         self.upper = upper
         self.seed = seed
@@ -96,7 +90,7 @@ class PReLU(keras.layers.PReLU):
                                f"to use shared_axes={kwargs['shared_axes']!r}")
         if self.per_channel:
             kwargs.pop("shared_axes", None)
-        if isinstance(alpha_initializer, (int, float)) and not isinstance(alpha_initializer, bool):
+        if is_number(alpha_initializer):
             alpha_initializer = keras.initializers.Constant(float(alpha_initializer))
         super().__init__(alpha_initializer=alpha_initializer, **kwargs)
 

@@ -2,6 +2,8 @@
 import keras
 from keras import ops
 
+from toolkit.errors import check_int
+
 
 @keras.saving.register_keras_serializable(package="toolkit")
 class RandomShiftCrop(keras.layers.Layer):
@@ -22,9 +24,7 @@ class RandomShiftCrop(keras.layers.Layer):
 
     def __init__(self, pad=4, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-            raise ValueError(f"RandomShiftCrop needs pad >= 0 (an int); received {pad!r}")
-        self.pad = pad
+        self.pad = check_int("RandomShiftCrop pad", pad, low=0, expected="an int of pixels, pad >= 0")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
