@@ -1,10 +1,12 @@
 """The CNN builder (slides 49–54): named blocks, spec validation, the simple convnet."""
+import inspect
+
 import keras
 import numpy as np
 import pytest
 
 from harness import assert_every_weight_trains, run_model_saving_test
-from toolkit.cnn import build_cnn, conv_block
+from toolkit.cnn import BLOCK_KEYS, BLOCK_REQUIRED, build_cnn, check_block_spec, conv_block
 from toolkit.errors import ToolkitError
 from toolkit.layers import RReLU
 
@@ -62,7 +64,8 @@ def test_impossible_spec_names_the_block_and_the_shapes():
     with pytest.raises(ValueError, match=r"block5: 2x2 max pooling cannot run on a 1x1 feature map") as err:
         build_cnn((28, 28, 1), five_pools)
     assert "\n" not in str(err.value)
-    with pytest.raises(ToolkitError, match=r"block2: a 5x5 conv with valid padding cannot run on a 4x4 input \(output would be 0x0\)"):
+    impossible = r"block2: a 5x5 conv with valid padding cannot run on a 4x4 input \(output would be 0x0\)"
+    with pytest.raises(ToolkitError, match=impossible):
         build_cnn((6, 6, 1), [{"filters": 4, "padding": "valid", "pool": "max", "pool_size": 1},
                               {"filters": 4, "kernel_size": 5, "padding": "valid"}])
     # "same" pooling never goes below 1x1: 28 -> 14 -> 7 -> 4 -> 2 -> 1
@@ -70,11 +73,33 @@ def test_impossible_spec_names_the_block_and_the_shapes():
     assert same.get_layer("block5_pool").output.shape[1:3] == (1, 1)
 
 
+def test_block_keys_and_defaults_come_from_conv_block_signature():
+    params = inspect.signature(conv_block).parameters
+    assert BLOCK_KEYS == tuple(key for key in params if key not in ("x", "name"))
+    assert BLOCK_REQUIRED == ("filters",)
+    options, hw = check_block_spec({"filters": 4}, 1, (8, 8), default_activation="tanh")
+    assert set(options) == set(BLOCK_KEYS) and hw == (8, 8)
+    assert options["activation"] == "tanh"  # the model's activation, not conv_block's "relu"
+    for key in set(BLOCK_KEYS) - {"filters", "activation"}:
+        default = params[key].default
+        assert options[key] in (default, (default, default)), key  # sizes come back as pairs
+    # a spec is conv_block's keyword arguments: every key goes straight through
+    spec = {"filters": 4, "kernel_size": 5, "strides": 2, "padding": "valid", "batch_norm": True, "pool": "average",
+            "pool_size": 1, "pool_padding": "same", "dropout": 0.25, "convs": 2, "fuse_activation": False,
+            "activation": "tanh"}
+    assert set(spec) == set(BLOCK_KEYS)
+    model = build_cnn((16, 16, 1), [spec], dense_units=())
+    assert model.get_layer("block1_conv1").kernel_size == (5, 5) and model.get_layer("block1_drop").rate == 0.25
+
+
 @pytest.mark.parametrize("blocks,message", [
     ([], "at least one block"),
     ([{"filters": 8, "kernal_size": 3}], r"block1: unknown block keys \['kernal_size'\]; valid: filters"),
     ([{"kernel_size": 3}], "block1: a block spec needs 'filters'"),
     ([{"filters": 8}, {"filters": 0}], "block2: filters must be a positive int; received 0"),
+    ([{"filters": True}], "block1: filters must be a positive int; received True"),
+    ([{"filters": 8, "kernel_size": (3, 0)}], r"block1: kernel_size must be a positive int or a pair"),
+    ([{"filters": 8, "dropout": float("nan")}], r"block1: dropout must be a number in \[0, 1\); received nan"),
     ([{"filters": 8, "pool": "min"}], "block1: unknown pool 'min'"),
     ([{"filters": 8, "padding": "full"}], "block1: unknown padding 'full'"),
     (["conv32"], "block1: a block spec must be a dict"),
@@ -113,8 +138,14 @@ def test_build_cnn_trains_and_round_trips(tmp_path):
 
 
 def test_cnn_figures_are_saved(tmp_path):
-    from toolkit.plots.cnn import (grace_hopper, plot_confusion_matrix, plot_feature_maps, plot_filters,
-                                   plot_kernels_applied, plot_pooling)
+    from toolkit.plots.cnn import (
+        grace_hopper,
+        plot_confusion_matrix,
+        plot_feature_maps,
+        plot_filters,
+        plot_kernels_applied,
+        plot_pooling,
+    )
 
     model = build_cnn((12, 12, 3), [{"filters": 6, "batch_norm": True}], dense_units=(), num_classes=3)
     image = np.random.default_rng(1).integers(0, 256, size=(12, 12, 3)).astype(np.uint8)

@@ -21,7 +21,7 @@ import inspect
 import keras
 
 from toolkit.activations import get_activation
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_int, check_number, check_shape, is_int
 from toolkit.layers import RandomShiftCrop
 
 # Batch-norm moving statistics follow the batches with momentum 0.9 (Keras's default 0.99
@@ -33,19 +33,12 @@ PADDINGS = ("valid", "same")
 POOLS = (None, "max", "average")
 HEADS = ("flatten", "global_average", "global_max")
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
-BLOCK_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "batch_norm", "pool",
-              "pool_size", "pool_padding", "dropout", "convs", "fuse_activation")
 
 
 def _pair(value, what, block):
-    if isinstance(value, bool):
-        raise ToolkitError(f"{block}: {what} must be a positive int or a pair; received {value!r}")
-    if isinstance(value, int):
-        value = (value, value)
-    if (not isinstance(value, (tuple, list)) or len(value) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise ToolkitError(f"{block}: {what} must be a positive int or a pair of them; received {value!r}")
-    return tuple(value)
+    pair = (value, value) if is_int(value) else value
+    check_shape(f"{block}: {what}", pair, rank=2, expected="a positive int or a pair of them")
+    return tuple(int(v) for v in pair)
 
 
 def _out_size(size, window, stride, padding):
@@ -112,6 +105,14 @@ def conv_block(x, filters, kernel_size=3, strides=1, padding="same", activation=
     return x
 
 
+# A block spec is conv_block's keyword arguments: its keys and defaults come from the
+# signature (all but the input and the name), so a new conv_block parameter is one edit.
+BLOCK_DEFAULTS = {key: p.default for key, p in inspect.signature(conv_block).parameters.items()
+                  if key not in ("x", "name")}
+BLOCK_KEYS = tuple(BLOCK_DEFAULTS)
+BLOCK_REQUIRED = tuple(key for key, default in BLOCK_DEFAULTS.items() if default is inspect.Parameter.empty)
+
+
 def check_block_spec(spec, index, hw, default_activation="relu"):
     """Validate block ``index`` (1-based) of a spec against the incoming (H, W).
 
@@ -124,18 +125,16 @@ def check_block_spec(spec, index, hw, default_activation="relu"):
     unknown = sorted(set(spec) - set(BLOCK_KEYS))
     if unknown:
         raise ToolkitError(f"{block}: unknown block keys {unknown}; valid: {', '.join(BLOCK_KEYS)}")
-    if "filters" not in spec:
-        raise ToolkitError(f"{block}: a block spec needs 'filters'; received {spec!r}")
-    options = {"kernel_size": 3, "strides": 1, "padding": "same", "activation": default_activation,
-               "batch_norm": False, "pool": None, "pool_size": 2, "pool_padding": "valid", "dropout": 0.0,
-               "convs": 1, "fuse_activation": False}
+    for key in BLOCK_REQUIRED:
+        if key not in spec:
+            raise ToolkitError(f"{block}: a block spec needs {key!r}; received {spec!r}")
+    options = {key: default for key, default in BLOCK_DEFAULTS.items() if key not in BLOCK_REQUIRED}
+    options["activation"] = default_activation
     options.update(spec)
-    filters, convs = options["filters"], options["convs"]
-    for key, value in (("filters", filters), ("convs", convs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ToolkitError(f"{block}: {key} must be a positive int; received {value!r}")
-    if not 0.0 <= float(options["dropout"]) < 1.0:
-        raise ToolkitError(f"{block}: dropout must be in [0, 1); received {options['dropout']!r}")
+    for key in ("filters", "convs"):
+        options[key] = check_int(f"{block}: {key}", options[key], low=1)
+    convs = options["convs"]
+    options["dropout"] = check_number(f"{block}: dropout", options["dropout"], low=0, high=1, high_open=True)
     for key, allowed in (("padding", PADDINGS), ("pool_padding", PADDINGS), ("pool", POOLS)):
         if options[key] not in allowed:
             raise ToolkitError(f"{block}: unknown {key} {options[key]!r}; valid: {', '.join(map(str, allowed))}")
@@ -144,8 +143,8 @@ def check_block_spec(spec, index, hw, default_activation="relu"):
         if options["batch_norm"] or type(fused) is not keras.layers.Activation:
             raise ToolkitError(f"{block}: fuse_activation needs batch_norm=False and a plain Keras activation "
                                f"(relu, tanh, ...); received activation={options['activation']!r}")
-    kernel = _pair(options["kernel_size"], "kernel_size", block)
-    strides = _pair(options["strides"], "strides", block)
+    kernel = options["kernel_size"] = _pair(options["kernel_size"], "kernel_size", block)
+    strides = options["strides"] = _pair(options["strides"], "strides", block)
     size = tuple(hw)
     for i in range(convs):
         new = tuple(_out_size(n, k, s if i == 0 else 1, options["padding"]) for n, k, s in zip(size, kernel, strides))
@@ -157,7 +156,7 @@ def check_block_spec(spec, index, hw, default_activation="relu"):
             )
         size = new
     if options["pool"]:
-        pool = _pair(options["pool_size"], "pool_size", block)
+        pool = options["pool_size"] = _pair(options["pool_size"], "pool_size", block)
         new = tuple(_out_size(n, p, p, options["pool_padding"]) for n, p in zip(size, pool))
         if min(new) < 1:
             raise ToolkitError(
@@ -171,11 +170,7 @@ def check_block_spec(spec, index, hw, default_activation="relu"):
 
 def check_input_shape(input_shape):
     """``input_shape`` as a tuple (H, W, C) of positive ints, or ``ToolkitError``."""
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if (shape is None or len(shape) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise ToolkitError(f"input_shape must be (height, width, channels) positive ints; received {input_shape!r}")
-    return shape
+    return check_shape("input_shape", input_shape, axes=("height", "width", "channels"))
 
 
 def model_inputs(input_shape, input_scale=1.0 / 255.0, augment=None):
@@ -209,11 +204,8 @@ def classifier_head(x, head="flatten", dense_units=(128,), dropout=0.0, num_clas
     -> head). ``num_classes=None`` returns the features without a head.
     """
     check_choice("head", head, HEADS)
-    units = tuple(dense_units or ())
-    if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
-        raise ToolkitError(f"dense_units must be positive ints; received {dense_units!r}")
-    if not 0.0 <= float(dropout) < 1.0:
-        raise ToolkitError(f"dropout must be in [0, 1); received {dropout!r}")
+    units = () if not dense_units else check_shape("dense_units", dense_units, expected="positive ints")
+    dropout = check_number("dropout", dropout, low=0, high=1, high_open=True)
     if head == "flatten":
         x = keras.layers.Flatten(name="flatten")(x)
     elif head == "global_average":
@@ -225,10 +217,8 @@ def classifier_head(x, head="flatten", dense_units=(128,), dropout=0.0, num_clas
             x = keras.layers.Dropout(dropout, name=f"fc{i}_drop")(x)
         x = keras.layers.Dense(n, name=f"fc{i}_dense")(x)
         x = get_activation(activation, name=f"fc{i}_act")(x)
-    if num_classes is None:
+    if check_int("num_classes", num_classes, low=1, optional=True) is None:
         return x
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ToolkitError(f"num_classes must be a positive int or None; received {num_classes!r}")
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_drop")(x)
     return keras.layers.Dense(num_classes, activation=output_activation, name="head")(x)
@@ -320,15 +310,13 @@ def augmentation(rotation=0.0, zoom=0.0, flip=None, translation=0.0, crop_pad=0,
     if unknown:
         _check_augment_keys(unknown)
     check_choice("flip", flip, FLIPS)
-    for key, value in (("rotation", rotation), ("zoom", zoom), ("translation", translation), ("shear", shear),
-                       ("elastic", elastic), ("erasing", erasing), ("contrast", contrast)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ToolkitError(f"augmentation {key} must be a number >= 0; received {value!r}")
-    if isinstance(crop_pad, bool) or not isinstance(crop_pad, int) or crop_pad < 0:
-        raise ToolkitError(f"augmentation crop_pad must be an int >= 0; received {crop_pad!r}")
-    for key, value in (("erasing", erasing), ("elastic", elastic)):
-        if value > 1:
-            raise ToolkitError(f"augmentation {key} must be in [0, 1]; received {value!r}")
+    rotation, zoom, translation, shear, contrast = (
+        check_number(f"augmentation {key}", value, low=0) for key, value in (
+            ("rotation", rotation), ("zoom", zoom), ("translation", translation), ("shear", shear),
+            ("contrast", contrast)))
+    erasing, elastic = (check_number(f"augmentation {key}", value, low=0, high=1)
+                        for key, value in (("erasing", erasing), ("elastic", elastic)))
+    crop_pad = check_int("augmentation crop_pad", crop_pad, low=0)
     counter = iter(range(100))
 
     def s():
