@@ -6,10 +6,17 @@ import keras
 import numpy as np
 import pytest
 
-from toolkit.diagnostics import (ActivationStatsLogger, GradientNormLogger, activation_stats, gradient_ratio,
-                                 layer_gradient_norms, read_jsonl)
+from toolkit.diagnostics import (
+    ActivationStatsLogger,
+    GradientNormLogger,
+    activation_stats,
+    gradient_ratio,
+    layer_gradient_norms,
+    read_jsonl,
+)
 from toolkit.errors import ToolkitError
 from toolkit.mlp import build_mlp
+from toolkit.plots.activations import plot_gradient_norms
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(4, 3))
@@ -168,8 +175,7 @@ def test_callbacks_record_initialisation_and_each_epoch(tmp_path):
     y = RNG.integers(0, 3, size=32)
     model = build_mlp((4, 4, 1), hidden_units=(8, 8, 8), activation="relu", num_classes=3)
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
-    grads = GradientNormLogger(x[:16], y[:16], path=tmp_path / "run" / "gradient_norms.jsonl",
-                               plot_path=tmp_path / "run" / "gradient_norms.png")
+    grads = GradientNormLogger(x[:16], y[:16], path=tmp_path / "run" / "gradient_norms.jsonl")
     stats = ActivationStatsLogger(x[:16], path=tmp_path / "run" / "activation_stats.jsonl")
     model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[grads, stats])
     records = read_jsonl(tmp_path / "run" / "gradient_norms.jsonl")
@@ -178,6 +184,7 @@ def test_callbacks_record_initialisation_and_each_epoch(tmp_path):
     assert list(records[0]["norms"]) == ["dense1", "dense2", "dense3", "head"]
     assert records[0]["ratio"] == pytest.approx(records[0]["norms"]["dense1"] / records[0]["norms"]["dense3"])
     assert records[0]["norms"] != records[1]["norms"]  # measured on the trained weights
+    plot_gradient_norms(grads.norms_by_epoch(), tmp_path / "run" / "gradient_norms.png")  # the plots module draws
     assert (tmp_path / "run" / "gradient_norms.png").stat().st_size > 0
     act = read_jsonl(tmp_path / "run" / "activation_stats.jsonl")
     assert [r["epoch"] for r in act] == [0, 1, 2]
@@ -188,10 +195,21 @@ def test_callbacks_record_initialisation_and_each_epoch(tmp_path):
 
 
 def test_plot_gradient_norms_accepts_different_layer_sets(tmp_path):
-    from toolkit.plots.activations import plot_gradient_norms
-
     path = plot_gradient_norms({"a": {"dense1": 1e-5, "head": 0.1}, "b": {"dense1": 0.0, "dense2": 1.0}},
                                tmp_path / "g.png")
     assert (tmp_path / "g.png").stat().st_size > 0 and str(path).endswith("g.png")
     with pytest.raises(ToolkitError):
         plot_gradient_norms({}, tmp_path / "empty.png")
+
+
+def test_diagnostics_imports_nothing_from_plots():
+    """diagnostics measures, toolkit.plots draws: no import (even a deferred one) back the other way."""
+    import ast
+    import inspect
+
+    import toolkit.diagnostics
+
+    tree = ast.parse(inspect.getsource(toolkit.diagnostics))
+    imported = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert not [name for name in imported if name and name.startswith("toolkit.plots")], imported

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from toolkit.errors import ToolkitError, check_choice
+from toolkit.errors import ToolkitError, check_choice, check_int
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 WEIGHT_CHOICES = ("all", "kernel")
@@ -334,10 +334,8 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     def __init__(self, path=None, every="epoch"):
         super().__init__()
-        if every == "epoch":
-            every = 1
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ToolkitError(f"every must be 'epoch' or a positive int (epochs); received {every!r}")
+        every = 1 if every == "epoch" else check_int("every", every, low=1,
+                                                     expected="'epoch' or a positive int (epochs)")
         self.path = None if path is None else os.fspath(path)
         self.every = every
         self.records = []
@@ -372,9 +370,9 @@ class GradientNormLogger(_EpochRecorder):
     after every ``every``-th epoch: ``{"epoch": e, "norms": {layer: norm}, "ratio": r}``,
     where ``r`` is :func:`gradient_ratio` (``null`` with fewer than two hidden layers). The
     records are kept in ``records`` and, when ``path`` is given, written as JSON lines there
-    (the file is rewritten by the first record). With ``plot_path`` the figure of
-    :func:`toolkit.plots.activations.plot_gradient_norms` (one line per recorded epoch) is
-    saved at the end of training.
+    (the file is rewritten by the first record). To draw them (one line per recorded epoch),
+    pass :meth:`norms_by_epoch` to :func:`toolkit.plots.activations.plot_gradient_norms`:
+    this module measures and imports nothing from :mod:`toolkit.plots` (no import cycle).
 
     Args:
         x, y: the probe batch (keep it small: a few hundred samples).
@@ -382,18 +380,15 @@ class GradientNormLogger(_EpochRecorder):
         loss, weights, training: as in :func:`layer_gradient_norms` (``loss=None``: the
             compiled loss).
         every: ``"epoch"`` or a number of epochs.
-        plot_path: a ``.png`` to draw at the end of training, or ``None``.
     """
 
-    def __init__(self, x, y, path=None, every="epoch", loss=None, weights="all", training=False,
-                 plot_path=None):
+    def __init__(self, x, y, path=None, every="epoch", loss=None, weights="all", training=False):
         super().__init__(path, every)
         check_choice("weights", weights, WEIGHT_CHOICES)
         self.x, self.y = x, y
         self.loss = loss
         self.weights_choice = weights
         self.training = training
-        self.plot_path = plot_path
 
     def _measure(self):
         norms = layer_gradient_norms(self.model, self.x, self.y, loss=self.loss, weights=self.weights_choice,
@@ -407,16 +402,6 @@ class GradientNormLogger(_EpochRecorder):
     def norms_by_epoch(self):
         """``{"epoch 0": norms, "epoch 1": norms, ...}``, ready for ``plot_gradient_norms``."""
         return {f"epoch {r['epoch']}": r["norms"] for r in self.records}
-
-    def plot(self, path, title=None):
-        """Draw the recorded norms (layer on x, log norm on y, one line per epoch) to ``path``."""
-        from toolkit.plots.activations import plot_gradient_norms
-
-        return plot_gradient_norms(self.norms_by_epoch(), path, title=title)
-
-    def on_train_end(self, logs=None):
-        if self.plot_path is not None and self.records:
-            self.plot(self.plot_path, title=f"{self.model.name}: gradient norm per layer")
 
 
 class ActivationStatsLogger(_EpochRecorder):
