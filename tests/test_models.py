@@ -1,4 +1,8 @@
-"""The model zoo (slide 56): names, shapes, parameter counts, a training step, `.keras`."""
+"""The model zoo (slide 56): names, shapes, parameter counts, a training step, `.keras`.
+
+Every per-model test parametrises over ``list_models()``, so a newly registered model runs
+them all; a model missing from ``PARAMS`` fails until its expected count is written down.
+"""
 import os
 
 import keras
@@ -8,7 +12,9 @@ import pytest
 from harness import run_model_saving_test
 from toolkit.models import build_model, list_models, register_model
 
-ZOO = ("lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9")
+MODELS = list_models()
+# Models whose natural input is a 28x28 grey digit (the rest are CIFAR-sized).
+MNIST_SIZED = {"simple_convnet", "cnn_mnist"}
 
 
 def trainable_count(model):
@@ -16,7 +22,8 @@ def trainable_count(model):
 
 
 def test_registry_lists_and_refuses_unknown_names():
-    assert set(ZOO) | {"simple_convnet", "cnn_mnist"} <= set(list_models())
+    assert {"lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9",
+            "simple_convnet", "cnn_mnist"} <= set(list_models())
     assert list(list_models()) == sorted(list_models())
     with pytest.raises(ValueError, match=r"unknown model 'resnet21'; valid: .*resnet20.*Did you mean"):
         build_model("resnet21")
@@ -41,11 +48,17 @@ PARAMS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(PARAMS))
+@pytest.mark.parametrize("name", MODELS)
 def test_parameter_counts_and_output_at_32x32x3(name):
+    assert name in PARAMS, f"registered model {name!r} has no expected parameter count in PARAMS: add it"
     model = build_model(name, input_shape=(32, 32, 3), num_classes=10)
     assert model.output_shape == (None, 10)
+    assert model.name == name
     assert trainable_count(model) == PARAMS[name]
+
+
+def test_params_table_names_only_registered_models():
+    assert set(PARAMS) <= set(MODELS), sorted(set(PARAMS) - set(MODELS))
 
 
 def test_simple_convnet_matches_the_keras_example():
@@ -62,7 +75,7 @@ def test_resnet_shortcuts_and_names():
     assert "stage2_block1_short_conv" in {layer.name for layer in b.layers}
 
 
-@pytest.mark.parametrize("name", ZOO + ("simple_convnet", "cnn_mnist"))
+@pytest.mark.parametrize("name", MODELS)
 def test_every_model_builds_for_mnist_shapes(name):
     model = build_model(name, input_shape=(28, 28, 1), num_classes=7)
     assert model.output_shape == (None, 7)
@@ -101,14 +114,13 @@ ON_JAX = os.environ.get("KERAS_BACKEND") == "jax"
 
 
 def _zoo_params():
-    return [pytest.param(n, marks=pytest.mark.slow) if ON_JAX and n in JAX_SLOW else n
-            for n in ZOO + ("simple_convnet", "cnn_mnist")]
+    return [pytest.param(n, marks=pytest.mark.slow) if ON_JAX and n in JAX_SLOW else n for n in MODELS]
 
 
 @pytest.mark.backends
 @pytest.mark.parametrize("name", _zoo_params())
 def test_every_model_trains_a_step_and_round_trips(name, tmp_path):
-    shape = (28, 28, 1) if name in ("simple_convnet", "cnn_mnist") else (32, 32, 3)
+    shape = (28, 28, 1) if name in MNIST_SIZED else (32, 32, 3)
     model = build_model(name, input_shape=shape, num_classes=10, **LIGHT.get(name, {}))
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, size=(2,) + shape).astype(np.uint8)
