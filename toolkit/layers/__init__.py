@@ -5,7 +5,7 @@ saved model reloads with ``toolkit.saving.load_model(path)`` (or ``import toolki
 then ``keras.saving.load_model``) and no ``custom_objects``.
 """
 from toolkit.layers.activation_layers import PReLU, RReLU
-from toolkit.layers.tied import DenseTranspose
 from toolkit.layers.augment import RandomShiftCrop
+from toolkit.layers.tied import DenseTranspose
 
 __all__ = ["DenseTranspose", "PReLU", "RReLU", "RandomShiftCrop"]
