@@ -93,10 +93,12 @@ def run_module(module, args=(), env=None, timeout=1800):
 
 
 def toolkit_run(folder, batch_size):
-    """A real :class:`toolkit.runner.Run` on a scratch folder (no experiment around it), so a
+    """A real :class:`toolkit.runs.Run` on a scratch folder (no experiment around it), so a
     benchmark trains through ``Run.fit`` exactly as the experiments do."""
-    from toolkit.runner import Experiment, Run
+    from toolkit.runs.experiment import Experiment
+    from toolkit.runs.folder import RunFolder
+    from toolkit.runs.recorder import Run
 
     exp = Experiment(name="benchmark", slides="-", title="benchmark", summary="benchmark",
-                     defaults=dict, quick={}, run=lambda config, run: None)
-    return Run(exp, {"epochs": 1, "batch_size": batch_size, "seed": 0}, folder)
+                     run=lambda config, run: None)
+    return Run(exp, {"epochs": 1, "batch_size": batch_size, "seed": 0}, RunFolder(folder))

@@ -1,34 +1,12 @@
-"""The experiments: one module each, all of the same shape.
+"""The experiments: one file each, all of the same shape.
 
-Each module defines ``EXPERIMENT = Experiment(...)`` (see :class:`toolkit.runner.Experiment`):
-a ``defaults()`` config whose docstring states the run command, the cost and what to expect,
-a ``QUICK`` dict of overrides that finishes in minutes on 2 CPU cores, and
-``run(config, run)``. Run one with ``python -m toolkit run NAME`` or ``make NAME``.
+Each module declares its config (a :class:`toolkit.runs.spec.RunSpec` for the framework keys,
+``PARAMS`` for its own), its ``QUICK`` overrides (minutes on 2 CPU cores), the lecture's
+``CLAIMS`` it tests (:class:`toolkit.claims.Claim`) and ``run(config, run)`` under the
+``@experiment(...)`` decorator, which registers it. Modules here are found by discovery, so
+adding an experiment is adding one file. Run one with ``python -m toolkit run NAME`` or
+``make NAME``.
 """
-import importlib
+from toolkit.runs.experiment import get_experiment, list_experiments
 
-# name -> module, in the lecture's order
-REGISTRY = {
-    "ae-mnist": "experiments.ae_mnist",
-    "deep-ae-mnist": "experiments.deep_ae_mnist",
-    "pretrain-mnist": "experiments.pretrain_mnist",
-    "sparse-ae-mnist": "experiments.sparse_ae_mnist",
-    "activations-mnist": "experiments.activations_mnist",
-    "filters": "experiments.filters",
-    "cnn-mnist": "experiments.cnn_mnist",
-    "augment-cifar10": "experiments.augment_cifar10",
-    "zoo-cifar10": "experiments.zoo_cifar10",
-}
-
-
-def list_experiments():
-    """Names of the experiments, in the lecture's order."""
-    return list(REGISTRY)
-
-
-def get_experiment(name):
-    """The :class:`toolkit.runner.Experiment` called ``name``."""
-    from toolkit.errors import check_choice
-
-    check_choice("experiment", name, list_experiments())
-    return importlib.import_module(REGISTRY[name]).EXPERIMENT
+__all__ = ["get_experiment", "list_experiments"]

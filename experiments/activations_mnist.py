@@ -20,36 +20,56 @@ Expect:  at initialisation the sigmoid net's first/last hidden-layer gradient ra
          the ReLU family learn. The report's observations say what this run measured.
 """
 import math
-import os
 
 import numpy as np
 
 from toolkit.activations import activation_label
-from toolkit.diagnostics import (ActivationStatsLogger, GradientNormLogger, gradient_ratio, layer_gradient_norms,
-                                 read_jsonl)
+from toolkit.diagnostics import (ActivationStatsLogger, GradientNormLogger, activation_derivative, gradient_ratio,
+                                 layer_gradient_norms)
 from toolkit.errors import ToolkitError
 from toolkit.mlp import build_mlp
 from toolkit.plots import plot_history
 from toolkit.plots.activations import plot_activations, plot_gradient_norms
 from toolkit.plots.base import new_figure, save_figure
-from toolkit.runner import Experiment
+from toolkit.claims import Claim
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, activation, at_least, whole
 
 SAVED = ("relu", "prelu", "rrelu")  # the models written to the run folder (custom layers reload too)
 
 
-def defaults():
-    return {
-        "dataset": "mnist",
-        "activations": ["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu"],
-        "hidden_units": [256] * 10,
-        "epochs": 5,
-        "batch_size": 128,
-        "learning_rate": 0.001,
-        "probe_size": 512,  # training images the gradient norms and activation statistics are measured on
-        "limit": None,
-        "test_limit": None,
-        "seed": 0,
-    }
+SPEC = RunSpec(dataset="mnist", epochs=5, batch_size=128)
+PARAMS = {
+    "activations": Param(["sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu"], activation()),
+    "hidden_units": Param([256] * 10, whole(1)),
+    "learning_rate": Param(0.001, at_least(0)),
+    "probe_size": Param(512, whole(1)),  # training images the gradient norms and statistics are measured on
+}
+RELU_FAMILY = ("relu", "leaky_relu", "prelu", "rrelu")
+
+
+def check(config):
+    if len(config["hidden_units"]) < 2:
+        raise ToolkitError(f"hidden_units needs at least two layers for a first / last gradient ratio; "
+                           f"received {config['hidden_units']!r}")
+
+
+CLAIMS = (
+    Claim("sigmoid-vanishing-gradient", "21–23",
+          "the sigmoid's derivative is at most 0.25, so the error signal vanishes through a deep sigmoid net",
+          "max of sigmoid′ over [-10, 10] <= 0.25, and the sigmoid MLP's first / last hidden-layer gradient-norm "
+          "ratio at initialisation is >= 100x smaller than the ReLU MLP's",
+          measure=lambda m: {"max sigmoid′": m["sigmoid_derivative_max"],
+                             "sigmoid ratio": m["sigmoid"]["gradient_ratio_init"],
+                             "ReLU ratio": m["relu"]["gradient_ratio_init"]},
+          holds=lambda v: v["max sigmoid′"] <= 0.25 + 1e-7 and v["sigmoid ratio"] * 100 <= v["ReLU ratio"]),
+    Claim("relu-family-trains", "24–27",
+          "after the same training every ReLU-family net beats the sigmoid net by a wide margin",
+          "test accuracy of each of relu, leaky_relu, prelu, rrelu >= the sigmoid net's + 20 points",
+          measure=lambda m: {"sigmoid accuracy (%)": 100 * m["sigmoid"]["test_accuracy"],
+                             **{f"{a} accuracy (%)": 100 * m[a]["test_accuracy"] for a in RELU_FAMILY}},
+          holds=lambda v: all(v[f"{a} accuracy (%)"] >= v["sigmoid accuracy (%)"] + 20 for a in RELU_FAMILY)),
+)
 
 
 QUICK = {"hidden_units": [128] * 10, "epochs": 2, "limit": 2000, "test_limit": 500, "probe_size": 256}
@@ -84,6 +104,14 @@ def _orders(a, b):
     return math.log10(b / a) if a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b) else math.nan
 
 
+@experiment(
+    name="activations-mnist", slides="21–27", order=5,
+    title="Vanishing gradients: a 10-hidden-layer MLP with sigmoid, tanh and the ReLU family",
+    summary=("The error signal is multiplied by f′ at every layer on its way back (slide 22); the sigmoid's "
+             "f′ ≤ 0.25 makes it vanish in a deep network (slide 23), tanh and the ReLU family keep it "
+             "(slides 24–27). This run measures the per-layer gradient norms of the same deep MLP with each "
+             "activation, at initialisation and during training, and the test accuracy each reaches."),
+    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
 def run(config, run):
     import keras
 
@@ -92,9 +120,8 @@ def run(config, run):
     x_probe, y_probe = _probe(ds, config["probe_size"], config["seed"])
     units = config["hidden_units"]
     depth = len(units)
-    if depth < 2:
-        raise ToolkitError(f"hidden_units needs at least two layers for a first / last gradient ratio; "
-                           f"received {units!r}")
+    grid = np.linspace(-10, 10, 2001, dtype="float32")
+    run.metric("sigmoid_derivative_max", float(np.max(activation_derivative("sigmoid", grid))))
     results = {}  # label -> dict
     for spec in config["activations"]:
         label = activation_label(spec)
@@ -104,15 +131,12 @@ def run(config, run):
         model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         init_norms = layer_gradient_norms(model, x_probe, y_probe)
-        grad_path = os.path.join(run.dir, f"grad_norms_{label}.jsonl")
-        stats_path = os.path.join(run.dir, f"activation_stats_{label}.jsonl")
-        grad_logger = GradientNormLogger(x_probe, y_probe, path=grad_path)
-        stats_logger = ActivationStatsLogger(x_probe, path=stats_path)
+        grad_logger = GradientNormLogger(x_probe, y_probe)
+        stats_logger = ActivationStatsLogger(x_probe)
+        # the loggers' records are saved with the run's checkpoints: a resumed run has them too
         history = run.fit(model, x_train, y_train, label=f"mlp-{label}", validation_data=(x_test, y_test),
                           callbacks=[grad_logger, stats_logger]).history
-        # a fit restored by --resume runs no callbacks: read what the loggers wrote then
-        grad_records = grad_logger.records or (read_jsonl(grad_path) if os.path.exists(grad_path) else [])
-        stats_records = stats_logger.records or (read_jsonl(stats_path) if os.path.exists(stats_path) else [])
+        grad_records, stats_records = grad_logger.records, stats_logger.records
         _, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
         init_frac, kind = _unit_fraction(stats_records[0]["layers"], label) if stats_records else (math.nan, "-")
         end_frac, _ = _unit_fraction(stats_records[-1]["layers"], label) if stats_records else (math.nan, "-")
@@ -220,12 +244,3 @@ def run(config, run):
         key = {f"ratio_{low}": rl, f"test_acc_{best}": results[best]["test_acc"]}
     run.key_metrics(**key)
 
-
-EXPERIMENT = Experiment(
-    name="activations-mnist", slides="21–27",
-    title="Vanishing gradients: a 10-hidden-layer MLP with sigmoid, tanh and the ReLU family",
-    summary=("The error signal is multiplied by f′ at every layer on its way back (slide 22); the sigmoid's "
-             "f′ ≤ 0.25 makes it vanish in a deep network (slide 23), tanh and the ReLU family keep it "
-             "(slides 24–27). This run measures the per-layer gradient norms of the same deep MLP with each "
-             "activation, at initialisation and during training, and the test accuracy each reaches."),
-    defaults=defaults, quick=QUICK, run=run)

@@ -21,27 +21,45 @@ from toolkit.baselines import PCA
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.autoencoders import plot_code_scatter
 from toolkit.plots.base import image_grid
-from toolkit.runner import Experiment
+from toolkit.claims import Claim, all_below, decreasing
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, activation, whole
 
-
-def defaults():
-    return {
-        "dataset": "mnist",
-        "code_sizes": [2, 8, 32, 64],
-        "shallow_activation": "sigmoid",  # the lecture's form: input -> code -> output
-        "deep_units": [512, 128],  # a deeper encoder (mirrored decoder) before a linear code
-        "deep_activation": "relu",
-        "epochs": 10,
-        "batch_size": 128,
-        "limit": None,
-        "test_limit": None,
-        "seed": 0,
-    }
-
-
+SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)
+PARAMS = {
+    "code_sizes": Param([2, 8, 32, 64], whole(1)),
+    "shallow_activation": Param("sigmoid", activation()),  # the lecture's form: input -> code -> output
+    "deep_units": Param([512, 128], whole(1)),  # a deeper encoder (mirrored decoder) before a linear code
+    "deep_activation": Param("relu", activation()),
+}
 QUICK = {"code_sizes": [2, 16], "epochs": 5, "limit": 2000, "test_limit": 500}
 
 
+def _by_size(metrics, key):
+    return [metrics["by_code_size"][key][i] for i in range(len(metrics["by_code_size"]["code_size"]))]
+
+
+CLAIMS = (
+    Claim("ae-code-size", "3–7", "reconstruction error falls as the code grows",
+          "the deep autoencoder's test MSE is strictly lower at each larger code size tried",
+          measure=lambda m: {"code sizes": _by_size(m, "code_size"),
+                             "autoencoder test MSE": _by_size(m, "deep_autoencoder_test_mse")},
+          holds=lambda v: len(v["code sizes"]) >= 2 and decreasing(v["autoencoder test MSE"])),
+    Claim("ae-beats-pca", "3–7", "a nonlinear autoencoder beats PCA with as many components, at every code size",
+          "deep autoencoder test MSE < PCA test MSE at every code size tried",
+          measure=lambda m: {"code sizes": _by_size(m, "code_size"),
+                             "autoencoder test MSE": _by_size(m, "deep_autoencoder_test_mse"),
+                             "PCA test MSE": _by_size(m, "pca_test_mse")},
+          holds=lambda v: all_below(v["autoencoder test MSE"], v["PCA test MSE"])),
+)
+
+
+@experiment(
+    name="ae-mnist", slides="2–7", order=1, title="Autoencoders: code size against reconstruction error, with PCA",
+    summary=("An autoencoder learns to reproduce its input through a narrower code (slides 2–7). This run "
+             "trains, for each code size, the lecture's one-hidden-layer autoencoder and a deeper one, and "
+             "compares their test reconstruction error with PCA keeping as many components."),
+    spec=SPEC, params=PARAMS, quick=QUICK, claims=CLAIMS)
 def run(config, run):
     ds = run.data()
     x_train, x_test = prepare_inputs(ds.x_train), prepare_inputs(ds.x_test)
@@ -68,6 +86,10 @@ def run(config, run):
         rows.append([k, mse["shallow"], mse["deep"], pca_mse, mse["deep"] / pca_mse])
         run.save_model(deep.model, f"deep_ae_code{k}")
 
+    rows.sort(key=lambda r: r[0])
+    for i, key in enumerate(("code_size", "shallow_autoencoder_test_mse", "deep_autoencoder_test_mse",
+                             "pca_test_mse")):
+        run.metric(f"by_code_size.{key}", [r[i] for r in rows])
     deep_arch = "-".join(str(u) for u in config["deep_units"])
     run.table("Test reconstruction error (mean squared error per pixel, pixels in [0, 1])",
               ["code size", f"shallow autoencoder ({config['shallow_activation']})",
@@ -114,10 +136,3 @@ def run(config, run):
     run.key_metrics(**{f"deep_mse_code{r[0]}": r[2] for r in rows[:2]},
                     **{f"pca_mse_code{r[0]}": r[3] for r in rows[:2]})
 
-
-EXPERIMENT = Experiment(
-    name="ae-mnist", slides="2–7", title="Autoencoders: code size against reconstruction error, with PCA",
-    summary=("An autoencoder learns to reproduce its input through a narrower code (slides 2–7). This run "
-             "trains, for each code size, the lecture's one-hidden-layer autoencoder and a deeper one, and "
-             "compares their test reconstruction error with PCA keeping as many components."),
-    defaults=defaults, quick=QUICK, run=run)

@@ -26,8 +26,6 @@ Expect:  on the full run augmentation costs a little training accuracy and gains
          briefly for the difference to mean much. The report's observations say what this
          run measured.
 """
-import csv
-import os
 import time
 
 import numpy as np
@@ -38,41 +36,71 @@ from toolkit.filters import invariance_curve, rotate_images, shift_images
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.plots.cnn import plot_augmented_samples, plot_confusion_matrix
-from toolkit.runner import Experiment
+from toolkit.claims import Claim
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, at_least, between, choice, fraction, whole
 
 CNN = "cnn"  # the config's default model: the block CNN below; any other name comes from the zoo
 AUGMENT_KEYS = ("rotation", "zoom", "flip", "translation", "crop_pad", "shear", "erasing", "contrast")
 
 
-def defaults():
-    return {
-        "dataset": "cifar10",
-        "model": CNN,  # "cnn" (filters/convs/dropout below) or a name of toolkit.models.list_models()
-        "filters": [32, 64, 128],  # one 3x3 conv block (BN, ReLU, 2x2 max pool) per entry
-        "convs": 1,  # convolutions per block
-        "dense": 128,  # the hidden fully connected layer after flattening (0 = none)
-        "dropout": 0.3,
-        # the augmentation pipeline (slide 55), in toolkit.cnn.augmentation's terms
-        "rotation": 15.0,  # degrees, drawn in [-15, 15]
-        "zoom": 0.1,  # +-10 %
-        "flip": "horizontal",  # none, horizontal, vertical, horizontal_and_vertical
-        "translation": 0.0,  # fraction of the size (RandomTranslation); crop_pad does the shifting
-        "crop_pad": 3,  # pad 3 pixels, crop back at random: shifts of up to 3 pixels
-        "shear": 0.0,
-        "erasing": 0.3,  # probability of cutting a random rectangle out of an image
-        "contrast": 0.1,
-        # the test distortions
-        "shifts": [0, 1, 2, 3, 4],  # pixels (each the mean over right, left, down, up)
-        "rotations": [0, 5, 10, 15, 20, 30],  # degrees (each the mean over both directions)
-        "invariance_limit": 2000,  # test images the shift / rotation curves use (None: all)
-        "epochs": 6,
-        "batch_size": 128,
-        "learning_rate": 0.001,
-        "limit": None,
-        "test_limit": None,
-        "mixed_precision": False,
-        "seed": 0,
-    }
+def _model_check(key, value):
+    from toolkit.models import list_models
+
+    choice([CNN, *list_models()], kind="model")(key, value)
+
+
+SPEC = RunSpec(dataset="cifar10", epochs=6, batch_size=128)
+PARAMS = {
+    "model": Param(CNN, _model_check),  # "cnn" (filters/convs/dropout below) or a zoo model's name
+    "filters": Param([32, 64, 128], whole(1, 4096)),  # one 3x3 conv block (BN, ReLU, 2x2 max pool) per entry
+    "convs": Param(1, whole(1, 8)),  # convolutions per block
+    "dense": Param(128, whole(0, 1 << 16)),  # the hidden fully connected layer after flattening (0 = none)
+    "dropout": Param(0.3, fraction()),
+    # the augmentation pipeline (slide 55), in toolkit.cnn.augmentation's terms
+    "rotation": Param(15.0, between(0, 180)),  # degrees, drawn in [-15, 15]
+    "zoom": Param(0.1, fraction()),  # +-10 %
+    "flip": Param("horizontal", choice(("none", "horizontal", "vertical", "horizontal_and_vertical"), kind="flip")),
+    "translation": Param(0.0, fraction()),  # fraction of the size (RandomTranslation); crop_pad shifts too
+    "crop_pad": Param(3, whole(0, 16)),  # pad 3 pixels, crop back at random: shifts of up to 3 pixels
+    "shear": Param(0.0, fraction()),
+    "erasing": Param(0.3, fraction()),  # probability of cutting a random rectangle out of an image
+    "contrast": Param(0.1, fraction()),
+    # the test distortions
+    "shifts": Param([0, 1, 2, 3, 4], whole(0, 16)),  # pixels (each the mean over right, left, down, up)
+    "rotations": Param([0, 5, 10, 15, 20, 30], between(0, 180)),  # degrees (mean over both directions)
+    "invariance_limit": Param(2000, whole(1), nullable=True),  # test images for the curves (None: all)
+    "learning_rate": Param(0.001, at_least(0)),
+}
+
+
+def _in_range(m):
+    """The largest tested rotation inside the trained range (and > 0)."""
+    trained = m["trained_rotation"]
+    angles = [float(a) for a in m["plain"]["rotation_accuracy"] if 0 < float(a) <= trained]
+    return max(angles)
+
+
+def _measure(m):
+    angle = _in_range(m)
+    key = next(k for k in m["plain"]["rotation_accuracy"] if float(k) == angle)
+    return {"clean, without augmentation (%)": 100 * m["plain"]["test_accuracy"],
+            "clean, with augmentation (%)": 100 * m["augmented"]["test_accuracy"],
+            "rotation (°)": angle,
+            "rotated, without augmentation (%)": 100 * m["plain"]["rotation_accuracy"][key],
+            "rotated, with augmentation (%)": 100 * m["augmented"]["rotation_accuracy"][key]}
+
+
+CLAIMS = (
+    Claim("augmentation-pays", "55",
+          "augmentation raises clean test accuracy over the same CNN trained without it (same data and epochs), "
+          "and raises accuracy on test images rotated within the trained range",
+          "with augmentation: clean test accuracy > without, and accuracy at the largest tested rotation inside "
+          "the trained range > without",
+          measure=_measure,
+          holds=lambda v: (v["clean, with augmentation (%)"] > v["clean, without augmentation (%)"]
+                           and v["rotated, with augmentation (%)"] > v["rotated, without augmentation (%)"])),
+)
 
 
 QUICK = {"epochs": 2, "batch_size": 64, "limit": 2000, "test_limit": 500, "invariance_limit": 500, "shifts": [0, 2, 4],
@@ -95,22 +123,10 @@ def build_classifier(config, input_shape, num_classes, augment=None, name="cnn")
     if config["model"] != CNN:
         return build_model(config["model"], input_shape, num_classes, augment=augment, name=name)
     filters = config["filters"]
-    if not filters or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters):
-        raise ToolkitError(f"filters must be a non-empty list of positive ints; received {filters!r}")
     blocks = [{"filters": f, "convs": int(config["convs"]), "batch_norm": True, "pool": "max"} for f in filters]
     dense = int(config["dense"])
     return build_cnn(input_shape, blocks, head="flatten", dense_units=(dense,) if dense else (),
                      dropout=float(config["dropout"]), num_classes=num_classes, augment=augment, name=name)
-
-
-def epoch_seconds(run, label):
-    """Seconds of each epoch of the fit ``label``, from the run's ``history.csv`` (so a fit
-    restored by ``--resume`` keeps its timings)."""
-    path = os.path.join(run.dir, "history.csv")
-    if not os.path.isfile(path):
-        return []
-    with open(path, newline="") as fh:
-        return [float(r["seconds"]) for r in csv.DictReader(fh) if r["label"] == label and r.get("seconds")]
 
 
 def _steady(seconds):
@@ -136,6 +152,22 @@ def _one_per_class(y, count):
     return idx
 
 
+def check(config):
+    if not config["filters"]:
+        raise ToolkitError(f"filters must be a non-empty list of positive ints; received {config['filters']!r}")
+    if not config["shifts"] or not config["rotations"]:
+        raise ToolkitError(f"shifts must be pixels >= 0 and rotations degrees, both non-empty; received "
+                           f"shifts={config['shifts']!r}, rotations={config['rotations']!r}")
+
+
+@experiment(
+    name="augment-cifar10", slides="55", order=8,
+    title="Data augmentation: a CNN on CIFAR-10 with and without it",
+    summary=("A CNN handles small shifts but not rotation (slide 55), so the training images are rotated by a few "
+             "degrees, zoomed, flipped, moved and partly erased. This run trains the same CNN without and with "
+             "such an augmentation pipeline and measures test accuracy, and accuracy on test images shifted by a "
+             "few pixels and rotated by a few degrees."),
+    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
 def run(config, run):
     import keras
 
@@ -147,9 +179,6 @@ def run(config, run):
     x_inv, y_inv = x_test[:n_inv], y_test[:n_inv]
     shifts = [int(s) for s in config["shifts"]]
     rotations = [float(r) for r in config["rotations"]]
-    if not shifts or not rotations or min(shifts) < 0:
-        raise ToolkitError(f"shifts must be pixels >= 0 and rotations degrees, both non-empty; received "
-                           f"shifts={config['shifts']!r}, rotations={config['rotations']!r}")
     params = augment_params(config)
     seed = int(config["seed"])
 
@@ -170,7 +199,7 @@ def run(config, run):
         test_acc = float(np.mean(pred == y_test))
         shift_curve = invariance_curve(model, x_inv, y_inv, kind="shift", amounts=shifts, batch_size=512)
         rot_curve = invariance_curve(model, x_inv, y_inv, kind="rotate", amounts=rotations, batch_size=512)
-        seconds = epoch_seconds(run, label)
+        seconds = run.epoch_seconds(label)
         results[tag] = {"model": model, "history": history, "pred": pred, "test_acc": test_acc,
                         "train_acc": float(history["accuracy"][-1]), "shift": shift_curve, "rotate": rot_curve,
                         "params": model.count_params(), "epoch_s": _steady(seconds),
@@ -182,6 +211,7 @@ def run(config, run):
         run.metric(f"{tag}.seconds_per_epoch", results[tag]["epoch_s"])
         run.save_model(model, f"{config['model']}_{tag}")
 
+    run.metric("trained_rotation", float(params["rotation"] or 0.0))
     plain, aug = results["plain"], results["augmented"]
     pipeline = aug["model"].get_layer("augment")
     steps = ", ".join(f"{k}={v}" for k, v in params.items() if v) or "nothing"
@@ -270,11 +300,3 @@ def run(config, run):
     run.key_metrics(test_acc_plain=plain["test_acc"], test_acc_augmented=aug["test_acc"],
                     **{f"rot{r_mid:g}_plain": plain["rotate"][r_mid], f"rot{r_mid:g}_augmented": aug["rotate"][r_mid]})
 
-
-EXPERIMENT = Experiment(
-    name="augment-cifar10", slides="55", title="Data augmentation: a CNN on CIFAR-10 with and without it",
-    summary=("A CNN handles small shifts but not rotation (slide 55), so the training images are rotated by a few "
-             "degrees, zoomed, flipped, moved and partly erased. This run trains the same CNN without and with "
-             "such an augmentation pipeline and measures test accuracy, and accuracy on test images shifted by a "
-             "few pixels and rotated by a few degrees."),
-    defaults=defaults, quick=QUICK, run=run, datasets=("cifar10",))

@@ -20,25 +20,60 @@ from toolkit.mlp import build_mlp
 from toolkit.models import build_model
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.cnn import plot_confusion_matrix, plot_feature_maps, plot_filters
-from toolkit.runner import Experiment
+from toolkit.claims import Claim
+from toolkit.errors import ToolkitError
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, at_least, choice, whole
+
+SPEC = RunSpec(dataset="mnist", epochs=3, batch_size=128)
+def _model_check(key, value):
+    from toolkit.models import list_models
+
+    choice(list_models(), kind="model")(key, value)
 
 
-def defaults():
-    return {
-        "dataset": "mnist",
-        "model": "cnn_mnist",
-        "mlp_units": [512, 256],
-        "epochs": 3,
-        "batch_size": 128,
-        "learning_rate": 0.003,  # the peak of the one-cycle schedule
-        "schedule": "one_cycle",  # or "constant"
-        "warmup": 0.5,  # epochs of linear warm-up before the cosine decay
-        "shifts": [0, 1, 2, 3, 4],
-        "rotations": [0, 5, 10, 15, 30, 45],
-        "limit": None,
-        "test_limit": None,
-        "seed": 0,
-    }
+PARAMS = {
+    "model": Param("cnn_mnist", _model_check),
+    "mlp_units": Param([512, 256], whole(1)),
+    "learning_rate": Param(0.003, at_least(0)),  # the peak of the one-cycle schedule
+    "schedule": Param("one_cycle", choice(("constant", "one_cycle"), kind="schedule")),
+    "warmup": Param(0.5, at_least(0)),  # epochs of linear warm-up before the cosine decay
+    "shifts": Param([0, 1, 2, 3, 4], whole(0, 14)),
+    "rotations": Param([0, 5, 10, 15, 30, 45], whole(0, 360)),
+}
+
+
+def check(config):
+    if config["learning_rate"] <= 0:
+        raise ToolkitError(f"learning_rate must be > 0; received {config['learning_rate']!r}")
+    if config["schedule"] == "one_cycle" and not 0 <= config["warmup"] < config["epochs"]:
+        raise ToolkitError(f"warmup_epochs must be in [0, epochs={config['epochs']}); received {config['warmup']!r}")
+
+
+def _acc(m, kind, amount, model):
+    return 100 * m[kind][str(amount)][model]
+
+
+CLAIMS = (
+    Claim("cnn-shift-tolerance", "42, 45–54",
+          "a CNN tolerates small shifts better than an MLP, and is at least as accurate on unshifted digits",
+          "after a 2-pixel shift the CNN loses fewer accuracy points than the MLP, and CNN accuracy >= MLP "
+          "accuracy unshifted",
+          measure=lambda m: {"CNN unshifted (%)": _acc(m, "shift", 0, "cnn"), "MLP unshifted (%)": _acc(m, "shift", 0, "mlp"),
+                             "CNN shifted 2 px (%)": _acc(m, "shift", 2, "cnn"),
+                             "MLP shifted 2 px (%)": _acc(m, "shift", 2, "mlp")},
+          holds=lambda v: (v["CNN unshifted (%)"] >= v["MLP unshifted (%)"]
+                           and v["CNN unshifted (%)"] - v["CNN shifted 2 px (%)"]
+                           < v["MLP unshifted (%)"] - v["MLP shifted 2 px (%)"])),
+    Claim("no-rotation-invariance", "55", "neither a CNN nor an MLP is rotation-invariant",
+          "both lose >= 20 accuracy points on test digits rotated by 45 degrees",
+          measure=lambda m: {"CNN unrotated (%)": _acc(m, "rotate", 0, "cnn"),
+                             "CNN rotated 45° (%)": _acc(m, "rotate", 45, "cnn"),
+                             "MLP unrotated (%)": _acc(m, "rotate", 0, "mlp"),
+                             "MLP rotated 45° (%)": _acc(m, "rotate", 45, "mlp")},
+          holds=lambda v: (v["CNN unrotated (%)"] - v["CNN rotated 45° (%)"] >= 20
+                           and v["MLP unrotated (%)"] - v["MLP rotated 45° (%)"] >= 20)),
+)
 
 
 QUICK = {"epochs": 2, "limit": 3000, "test_limit": 500, "rotations": [0, 15, 45]}
@@ -65,8 +100,14 @@ def compile_model(model, config, train_size):
     return model
 
 
+@experiment(
+    name="cnn-mnist", slides="42, 45–55", order=7,
+    title="A CNN from blocks: what it learns, and how shifts and rotations hurt",
+    summary=("A convolutional network built from conv/pool blocks (slides 49–54) against a multi-layer perceptron, "
+             "with the CNN's learned filters, feature maps and confusion matrix, and both networks' accuracy on "
+             "shifted (slide 42) and rotated (slide 55) test digits."),
+    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
 def run(config, run):
-    schedule(config, config["batch_size"])  # checks the schedule before the data loads
     ds = run.data()
     validation = (ds.x_test, ds.y_test)
     n = len(ds.x_train)
@@ -137,10 +178,3 @@ def run(config, run):
                     **({f"cnn_shift{far}": curves[("shift", "cnn")][far], f"mlp_shift{far}": curves[("shift", "mlp")][far]}
                        if drop else {}))
 
-
-EXPERIMENT = Experiment(
-    name="cnn-mnist", slides="42, 45–55", title="A CNN from blocks: what it learns, and how shifts and rotations hurt",
-    summary=("A convolutional network built from conv/pool blocks (slides 49–54) against a multi-layer perceptron, "
-             "with the CNN's learned filters, feature maps and confusion matrix, and both networks' accuracy on "
-             "shifted (slide 42) and rotated (slide 55) test digits."),
-    defaults=defaults, quick=QUICK, run=run)

@@ -15,29 +15,73 @@ import numpy as np
 from toolkit.filters import apply_kernels, pool_image
 from toolkit.plots.base import image_grid
 from toolkit.plots.cnn import grace_hopper, plot_kernels_applied, plot_pooling
-from toolkit.runner import Experiment
+from toolkit.claims import Claim
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, choice, whole
 
 SLIDE38_IMAGE = [[1, 1, 0, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 1, 1, 0, 0]]
 SLIDE38_KERNEL = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
 SLIDE38_EXPECTED = [[2, 3, 3], [2, 4, 2], [3, 1, 3]]
 
 
-def defaults():
-    return {
-        "dataset": "mnist",
-        "kernels": ["lecture_blur", "x_pattern", "box_blur", "gaussian", "sobel_x", "sobel_y", "laplacian",
-                    "sharpen"],
-        "pool_sizes": [4, 8, 16],
-        "digits": 4,
-        "limit": 100,
-        "test_limit": 10,
-        "seed": 0,
-    }
+def _kernel_check(key, value):
+    from toolkit.filters import KERNELS
+
+    choice(sorted(KERNELS), kind="kernel")(key, value)
+
+
+SPEC = RunSpec(dataset="mnist", epochs=1, limit=100, test_limit=10)  # nothing is trained
+PARAMS = {
+    "kernels": Param(["lecture_blur", "x_pattern", "box_blur", "gaussian", "sobel_x", "sobel_y", "laplacian",
+                      "sharpen"], _kernel_check),
+    "pool_sizes": Param([4, 8, 16], whole(1, 64)),
+    "digits": Param(4, whole(1, 10)),
+}
+
+
+def _sizes(m):
+    c = m["conv_sizes"]
+    return {"input": c["input"], "valid": c["valid"], "same": c["same"], "stride 2": c["stride2"]}
+
+
+def _pooling(m):
+    p = m["pooling"]
+    return {"windows": p["windows"], "mean before": p["mean_before"], "mean after average": p["mean_average"],
+            "mean after max": p["mean_max"], "values per output": p["values_per_output"]}
+
+
+CLAIMS = (
+    Claim("slide38-feature-map", "38–41", "the X kernel slid over slide 38's 5x5 image gives its 3x3 feature map",
+          "the Conv2D's output equals 2 3 3 / 2 4 2 / 3 1 3 exactly",
+          measure=lambda m: {"feature map": m["slide38"]["feature_map"], "slide 38": SLIDE38_EXPECTED},
+          holds=lambda v: v["feature map"] == v["slide 38"]),
+    Claim("conv-output-sizes", "36–37, 51",
+          "valid padding drops the border, same padding keeps the size, a stride of 2 halves it",
+          "a 3x3 kernel on an HxW image gives (H-2)x(W-2) valid, HxW same, ((H-3)//2+1)x((W-3)//2+1) with stride 2",
+          measure=_sizes,
+          holds=lambda v: (v["valid"] == [h - 2 for h in v["input"]] and v["same"] == v["input"]
+                           and v["stride 2"] == [(h - 3) // 2 + 1 for h in v["input"]])),
+    Claim("pooling-brightness", "43–44",
+          "average pooling keeps the mean brightness, max pooling raises it, and a w×w window keeps 1/w² of the "
+          "values",
+          "at every window w: |mean after average - mean before| <= 0.01, mean after max > mean before, and "
+          "values per output within 5 % of w²",
+          measure=_pooling,
+          holds=lambda v: all(abs(a - v["mean before"]) <= 0.01 and mx > v["mean before"]
+                              and abs(r - w * w) <= 0.05 * w * w
+                              for w, a, mx, r in zip(v["windows"], v["mean after average"], v["mean after max"],
+                                                     v["values per output"]))),
+)
 
 
 QUICK = {"pool_sizes": [4, 8], "digits": 2}
 
 
+@experiment(
+    name="filters", slides="31–44", order=6, title="Filters, feature maps and pooling",
+    summary=("Slide 38's convolution reproduced exactly, classic fixed kernels applied to a photograph and to "
+             "digits through a Keras Conv2D, and max/average pooling at several window sizes (slides 31–44)."),
+    spec=SPEC, params=PARAMS, quick=QUICK, claims=CLAIMS)
 def run(config, run):
     fmap = apply_kernels(SLIDE38_IMAGE, [SLIDE38_KERNEL])[0, :, :, 0]
     exact = fmap.astype(int).tolist() == SLIDE38_EXPECTED
@@ -67,6 +111,8 @@ def run(config, run):
               ["kernel", "map size", "min", "max", "mean |value|"], rows)
     strided = apply_kernels(gray, "gaussian", stride=2)[0, :, :, 0]
     same = apply_kernels(gray, "gaussian", padding="same")[0, :, :, 0]
+    run.metric("conv_sizes", {"input": list(gray.shape), "valid": list(maps.shape[:2]), "same": list(same.shape),
+                              "stride2": list(strided.shape)})
     run.observe(f"on the {gray.shape[0]}x{gray.shape[1]} photo a 3x3 kernel with valid padding gives "
                 f"{maps.shape[0]}x{maps.shape[1]} (the border is dropped, slide 37), with same padding "
                 f"{same.shape[0]}x{same.shape[1]}, with stride 2 {strided.shape[0]}x{strided.shape[1]} (slide 51)")
@@ -92,6 +138,9 @@ def run(config, run):
         mx, av = pool_image(gray, size, "max"), pool_image(gray, size, "average")
         ratio = gray.size / mx.size
         prow.append([f"{size}x{size}", f"{mx.shape[0]}x{mx.shape[1]}", ratio, float(mx.mean()), float(av.mean())])
+    run.metric("pooling", {"windows": list(config["pool_sizes"]), "mean_before": float(gray.mean()),
+                           "mean_max": [r[3] for r in prow], "mean_average": [r[4] for r in prow],
+                           "values_per_output": [r[2] for r in prow]})
     run.table("Pooling the photograph: nothing learned, a fixed rule per window (slides 43–44)",
               ["window", "output", "values per output", "mean after max", "mean after average"], prow)
     run.observe(f"average pooling keeps the mean brightness ({gray.mean():.3f} before, "
@@ -99,9 +148,3 @@ def run(config, run):
                 f"{prow[-1][0]} pooling keeps 1 value in {prow[-1][2]:.0f}")
     run.key_metrics(slide38_exact=exact, pool_windows=len(prow))
 
-
-EXPERIMENT = Experiment(
-    name="filters", slides="31–44", title="Filters, feature maps and pooling",
-    summary=("Slide 38's convolution reproduced exactly, classic fixed kernels applied to a photograph and to "
-             "digits through a Keras Conv2D, and max/average pooling at several window sizes (slides 31–44)."),
-    defaults=defaults, quick=QUICK, run=run)

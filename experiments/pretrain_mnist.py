@@ -17,24 +17,51 @@ import numpy as np
 from toolkit.autoencoders import build_stacked_autoencoder, prepare_inputs
 from toolkit.plots import plot_lines
 from toolkit.pretraining import attach_head, pretrain_greedy
-from toolkit.runner import Experiment
+from toolkit.claims import Claim
+from toolkit.errors import ToolkitError
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, whole
+
+SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)  # epochs: with every label (see max_epochs)
+PARAMS = {
+    "depths": Param([2, 4, 6], whole(1, 50)),
+    "widths": Param([512, 384, 256, 192, 128, 96], whole(1)),  # layer k of a depth-d net has widths[k-1]
+    "labels": Param([1000, 60000], whole(10)),  # labelled training images used for fine-tuning
+    "pretrain_epochs": Param(2, whole(1, 1000)),
+    "max_epochs": Param(100, whole(1, 10_000)),  # fewer labels get proportionally more epochs, up to this
+}
 
 
-def defaults():
-    return {
-        "dataset": "mnist",
-        "depths": [2, 4, 6],
-        "widths": [512, 384, 256, 192, 128, 96],  # layer k of a depth-d net has widths[k-1]
-        "labels": [1000, 60000],  # labelled training images used for fine-tuning
-        "pretrain_epochs": 2,
-        "epochs": 10,  # with every label; fewer labels get proportionally more epochs, up to max_epochs
-        "max_epochs": 100,
-        "batch_size": 128,
-        "limit": None,
-        "test_limit": None,
-        "seed": 0,
-    }
+def check(config):
+    if max(config["depths"]) > len(config["widths"]):
+        raise ToolkitError(f"depths go up to {max(config['depths'])} but widths has {len(config['widths'])} "
+                           "entries; give one width per layer of the deepest net")
 
+
+def _few(m, key):
+    return m["few_labels"][key]
+
+
+CLAIMS = (
+    Claim("pretraining-few-labels", "16–19",
+          "with few labels, greedy pretraining lowers a deep sigmoid classifier's test error",
+          "with the fewest labels tried, test error of the pretrained sigmoid net < the same net from random "
+          "weights, at every depth >= 3 tried (at least one such depth)",
+          measure=lambda m: {"labels": _few(m, "labels"), "depths": _few(m, "depths"),
+                             "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained"),
+                             "random-init sigmoid error (%)": _few(m, "sigmoid_random")},
+          holds=lambda v: any(d >= 3 for d in v["depths"]) and all(
+              p < r for d, p, r in zip(v["depths"], v["pretrained sigmoid error (%)"],
+                                       v["random-init sigmoid error (%)"]) if d >= 3)),
+    Claim("relu-needs-no-pretraining", "20",
+          "a ReLU net from random weights does as well as the pretrained sigmoid net",
+          "with the fewest labels tried, at every depth tried: ReLU (random init) test error <= pretrained "
+          "sigmoid test error + 1 point",
+          measure=lambda m: {"labels": _few(m, "labels"), "depths": _few(m, "depths"),
+                             "ReLU error (%)": _few(m, "relu_random"),
+                             "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained")},
+          holds=lambda v: all(r <= p + 1.0 for r, p in zip(v["ReLU error (%)"], v["pretrained sigmoid error (%)"]))),
+)
 
 QUICK = {"depths": [2, 3], "labels": [300, 3000], "pretrain_epochs": 1, "epochs": 3, "max_epochs": 15,
          "limit": 3000, "test_limit": 1000}
@@ -57,15 +84,17 @@ def _labelled(x, y, n, seed):
     return x[np.sort(keep)], y[np.sort(keep)]
 
 
+@experiment(
+    name="pretrain-mnist", slides="16–20", order=3,
+    title="Greedy pretraining + fine-tuning against random initialisation, by depth and by label count",
+    summary=("Deep sigmoid classifiers, greedily pretrained as stacked autoencoders on all training images and "
+             "then fine-tuned with a softmax head (slides 16–19), against the same nets from random weights and "
+             "ReLU nets from random weights (slide 20), with few and with all labels."),
+    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
 def run(config, run):
     ds = run.data()
     x_train, x_test = prepare_inputs(ds.x_train), prepare_inputs(ds.x_test)
     widths = config["widths"]
-    if max(config["depths"]) > len(widths):
-        from toolkit.errors import ToolkitError
-
-        raise ToolkitError(f"depths go up to {max(config['depths'])} but widths has {len(widths)} entries; "
-                           "give one width per layer of the deepest net")
     label_counts = sorted({min(n, len(x_train)) for n in config["labels"]})
     results = {}  # (depth, variant, labels) -> test error
     for depth in config["depths"]:
@@ -107,6 +136,9 @@ def run(config, run):
                         f"sigmoid net's test error from {100 * rnd:.2f}% to {100 * pre:.2f}%; ReLU from random "
                         f"weights reached {100 * relu:.2f}%")
     few, many = label_counts[0], label_counts[-1]
+    run.metric("few_labels", {"labels": few, "depths": list(config["depths"]), **{
+        key: [100 * results[(d, v, few)] for d in config["depths"]]
+        for key, v in zip(("sigmoid_pretrained", "sigmoid_random", "relu_random"), variants)}})
     gain = {n: np.mean([results[(d, variants[1], n)] - results[(d, variants[0], n)] for d in config["depths"]])
             for n in label_counts}
     if few != many:
@@ -117,11 +149,3 @@ def run(config, run):
     run.key_metrics(**{f"err_d{deepest}_n{n}_{tag}": results[(deepest, v, n)]
                        for n in (few, many) for tag, v in (("pre", variants[0]), ("rand", variants[1]))})
 
-
-EXPERIMENT = Experiment(
-    name="pretrain-mnist", slides="16–20",
-    title="Greedy pretraining + fine-tuning against random initialisation, by depth and by label count",
-    summary=("Deep sigmoid classifiers, greedily pretrained as stacked autoencoders on all training images and "
-             "then fine-tuned with a softmax head (slides 16–19), against the same nets from random weights and "
-             "ReLU nets from random weights (slide 20), with few and with all labels."),
-    defaults=defaults, quick=QUICK, run=run)

@@ -26,52 +26,67 @@ Expect:  parameters range over two orders of magnitude (LeNet-5 ≈ 62 k, ResNet
          ResNet-20 on the full set with 164 epochs; not measured here). The report's
          observations say what this run measured.
 """
-import json
 import math
-import os
 import time
 
 import numpy as np
 
-from toolkit.errors import ToolkitError, check_choice
+import keras
+
+from toolkit.claims import Claim
+from toolkit.errors import ToolkitError
 from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
-from toolkit.runner import Experiment
+from toolkit.runs.experiment import experiment
+from toolkit.runs.spec import Param, RunSpec, at_least, choice, fraction
 
 ZOO = ["lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9"]
 
 
-def defaults():
-    return {
-        "dataset": "cifar10",
-        "models": list(ZOO),
-        "epochs": 3,
-        "batch_size": 128,
-        "optimizer": "adam",  # adam, adamw or sgd (with momentum)
-        "learning_rate": 0.001,
-        "momentum": 0.9,  # sgd only
-        "weight_decay": 0.0,  # adamw and sgd
-        "limit": 2500,  # training images: a CPU-sized subset (none: all 50,000)
-        "test_limit": 1000,  # none: all 10,000
-        "mixed_precision": False,
-        "seed": 0,
-    }
+def _models_check(key, value):
+    from toolkit.models import list_models
+
+    if not isinstance(value, list) or not value:
+        raise ToolkitError(f"models must name at least one model of {', '.join(list_models())}; received {value!r}")
+    choice(list_models(), kind="model")(key, value)
+
+
+SPEC = RunSpec(dataset="cifar10", epochs=3, batch_size=128, limit=2500, test_limit=1000)  # a CPU-sized subset
+PARAMS = {
+    "models": Param(list(ZOO), _models_check),
+    "optimizer": Param("adam", choice(("adam", "adamw", "sgd"), kind="optimizer")),
+    "learning_rate": Param(0.001, at_least(0)),
+    "momentum": Param(0.9, fraction()),  # sgd only
+    "weight_decay": Param(0.0, at_least(0)),  # adamw and sgd
+}
+RESNETS = ("resnet20", "resnet56", "resnet9")
+
+
+def _measure(m):
+    ran = [n for n in RESNETS if n in m]
+    best = max(ran, key=lambda n: m[n]["test_acc"])
+    return {f"{best} (%)": 100 * m[best]["test_acc"], "lenet5 (%)": 100 * m["lenet5"]["test_acc"],
+            "alexnet (%)": 100 * m["alexnet"]["test_acc"]}
+
+
+CLAIMS = (
+    Claim("resnet-beats-classics", "56",
+          "at an equal training budget a residual network beats LeNet-5 and AlexNet on CIFAR-10",
+          "same images, epochs, optimizer and batch size: the best ResNet's test accuracy > LeNet-5's and > "
+          "AlexNet's",
+          measure=_measure,
+          holds=lambda v: next(iter(v.values())) > max(v["lenet5 (%)"], v["alexnet (%)"])),
+)
 
 
 QUICK = {"models": ["lenet5", "resnet20", "resnet9"], "epochs": 1, "limit": 600, "test_limit": 300}
 
 
-def _timer_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class EpochTimer(_timer_base()):
+class EpochTimer(keras.callbacks.Callback):
     """Per-epoch training and test seconds, with the first step (tracing and compiling the
-    train step) timed apart, written to ``path`` (JSON) at the end so a resumed run can read
-    them back.
+    train step) timed apart. Stateful: the run saves ``records`` with its checkpoints, so a
+    resumed run has the timings of the epochs it skipped.
 
     ``train``: seconds of each epoch's training steps; for the first epoch the first step is
     left out and the rest scaled to a whole epoch (``steps / (steps - 1)``). ``test``:
@@ -79,10 +94,15 @@ class EpochTimer(_timer_base()):
     ``first_step``: seconds of the very first step.
     """
 
-    def __init__(self, path=None):
+    def __init__(self):
         super().__init__()
-        self.path = path
         self.records = {"train": [], "test": [], "first_step": None, "steps": 0}
+
+    def get_state(self):
+        return self.records
+
+    def set_state(self, state):
+        self.records = dict(state)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._begin = time.perf_counter()
@@ -112,27 +132,22 @@ class EpochTimer(_timer_base()):
         self.records["test"].append(now - end if self._train_end else 0.0)
         self.records["steps"] = self._steps
 
-    def on_train_end(self, logs=None):
-        if self.path:
-            from toolkit import fileio
-
-            fileio.write_json(self.path, self.records)
-
 
 def _finite(values):
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
+@experiment(
+    name="zoo-cifar10", slides="56", order=9, title="The CNN zoo on CIFAR-10, side by side",
+    summary=("After LeNet came AlexNet, VGG, GoogLeNet and ResNet (slide 56): deeper, wider, with Inception "
+             "modules and shortcut connections. This run trains small CIFAR-sized versions of the models named "
+             "in its config the same way and compares their parameters, training time per epoch and test "
+             "accuracy."),
+    spec=SPEC, params=PARAMS, quick=QUICK, claims=CLAIMS)
 def run(config, run):
-    import keras
-
-    from toolkit.models import build_model, list_models
+    from toolkit.models import build_model
 
     names = list(config["models"])
-    if not names:
-        raise ToolkitError(f"models must name at least one model of {', '.join(list_models())}; received {names!r}")
-    for name in names:
-        check_choice("model", name, list_models())
     ds = run.data()
     x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
     results = {}
@@ -141,13 +156,10 @@ def run(config, run):
         model = build_model(name, ds.image_shape, ds.num_classes)
         model.compile(optimizer=make_optimizer(config["optimizer"], config["learning_rate"], config["momentum"],
                                                config["weight_decay"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        timing_path = os.path.join(run.dir, f"timing_{name}.json")
-        timer = EpochTimer(timing_path)
+        timer = EpochTimer()
         history = run.fit(model, x_train, y_train, label=name, validation_data=(x_test, y_test),
                           callbacks=[timer]).history
-        timing = timer.records if timer.records["train"] else (
-            json.load(open(timing_path)) if os.path.exists(timing_path) else {"train": [], "test": [],
-                                                                              "first_step": None})
+        timing = timer.records
         val = history.get("val_accuracy", [])
         test_acc = val[-1]  # the last epoch's pass over the test set
         best = int(np.argmax(val)) + 1 if val else 0
@@ -235,10 +247,3 @@ def run(config, run):
     run.key_metrics(**{f"test_acc_{n}": results[n]["test_acc"] for n in by_acc[:2]},
                     **({f"s_per_epoch_{slow}": results[slow]["train_s"]} if timed else {}))
 
-
-EXPERIMENT = Experiment(
-    name="zoo-cifar10", slides="56", title="The CNN zoo on CIFAR-10: LeNet-5, AlexNet, VGG, GoogLeNet, ResNet",
-    summary=("After LeNet came AlexNet, VGG, GoogLeNet and ResNet (slide 56): deeper, wider, with Inception "
-             "modules and shortcut connections. This run trains small CIFAR-sized versions of each the same way "
-             "and compares their parameters, training time per epoch and test accuracy."),
-    defaults=defaults, quick=QUICK, run=run, datasets=("cifar10",))

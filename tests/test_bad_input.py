@@ -37,8 +37,8 @@ FUNCTION_CASES = [
     ("apply_kernels", lambda: toolkit.apply_kernels(np.zeros(5), "sobel_x"), "(5,)"),
     ("load_model missing", lambda: toolkit.load_model("/no/model.keras"), "/no/model.keras"),
     ("load_model format", lambda: toolkit.load_model(__file__), "test_bad_input.py"),
-    ("config key", lambda: __import__("toolkit.config").config.resolve_config({"epochs": 1}, overrides=["epoch=2"]),
-     "Did you mean 'epochs'"),
+    ("config key", lambda: __import__("toolkit.runs.spec").runs.spec.resolve_config(
+        __import__("experiments").get_experiment("ae-mnist"), overrides=["epoch=2"]), "Did you mean 'epochs'"),
 ]
 
 

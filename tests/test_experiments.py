@@ -9,16 +9,16 @@ import os
 import pytest
 
 from experiments import get_experiment, list_experiments
-from toolkit.config import resolve_config
-from toolkit.runner import run_experiment
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.spec import resolve_config
 
 
 @pytest.mark.parametrize("name", list_experiments())
 def test_quick_variant_runs_and_reports(name, tmp_path):
     exp = get_experiment(name)
-    config = resolve_config(exp.defaults(), exp.quick, use_quick=True)
-    config["data_dir"] = os.environ.get("TOOLKIT_DATA_DIR") or None
-    run_dir = run_experiment(exp, config, out_root=tmp_path, fallback_data=True)
+    config = resolve_config(exp, use_quick=True)
+    run_dir = run_experiment(exp, config, out_root=tmp_path, fallback_data=True,
+                             data_dir=os.environ.get("TOOLKIT_DATA_DIR") or None)
     status = json.load(open(os.path.join(run_dir, "status.json")))
     assert status["status"] == "complete"
     report = json.load(open(os.path.join(run_dir, "report.json")))

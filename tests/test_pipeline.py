@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from toolkit.data.pipeline import epoch_shuffled, fit_inputs
-from toolkit.runner import Experiment, run_experiment
-from toolkit.config import resolve_config
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.experiment import Experiment
+from toolkit.runs.spec import RunSpec, resolve_config
 
 tf_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the TensorFlow pipeline")
 
@@ -103,7 +104,7 @@ def _fit_three_epochs(config, run):
 
 
 ORDER = Experiment(name="order", slides="17", title="Order", summary="records the batch order",
-                   defaults=lambda: {"seed": 0, "epochs": 3}, quick={}, run=_fit_three_epochs)
+                   spec=RunSpec(seed=0, epochs=3), run=_fit_three_epochs)
 
 
 @pytest.mark.backends
@@ -112,7 +113,7 @@ def test_run_fit_shuffles_anew_every_epoch_and_reproducibly(tmp_path):
 
     orders = []
     for out in ("a", "b"):
-        run_dir = run_experiment(ORDER, resolve_config(ORDER.defaults()), out_root=tmp_path / out)
+        run_dir = run_experiment(ORDER, resolve_config(ORDER), out_root=tmp_path / out)
         with open(os.path.join(run_dir, "metrics.json")) as fh:
             orders.append(json.load(fh)["orders"])
     assert len({tuple(epoch) for epoch in orders[0]}) == 3, orders[0]  # a new batch order each epoch

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from tests.harness import REPO
-from toolkit.config import resolve_config
-from toolkit.runner import Experiment, run_experiment
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.experiment import Experiment
+from toolkit.runs.spec import Param, RunSpec, flag, resolve_config
 
 ARGS = ["run", "ae-mnist", "--quick", "--set", "dataset=shapes", "--set", "limit=300", "--set", "test_limit=50",
         "--set", "code_sizes=8", "--set", "deep_units=16", "--set", "batch_size=4", "--epochs", "3"]
@@ -136,14 +137,14 @@ def _two_fits(config, run):
         run.metric(f"m{k}.loss", float(model.evaluate(x, ds.y_train, verbose=0)))
 
 
-TWO = Experiment(name="two", slides="0", title="Two fits", summary="resume test", run=_two_fits, quick={},
-                 defaults=lambda: {"dataset": "shapes", "epochs": 3, "batch_size": 16, "limit": 160,
-                                   "test_limit": 20, "seed": 3, "kill": False})
+TWO = Experiment(name="two", slides="0", title="Two fits", summary="resume test", run=_two_fits,
+                 spec=RunSpec(dataset="shapes", epochs=3, batch_size=16, limit=160, test_limit=20, seed=3),
+                 params={"kill": Param(False, flag())})
 
 
 @pytest.mark.backends
 def test_resume_in_process_matches_with_dropout_noise_and_a_finished_fit(tmp_path):
-    config = resolve_config(TWO.defaults())
+    config = resolve_config(TWO)
     straight = run_experiment(TWO, config, out_root=tmp_path / "a")
     config_kill = dict(config, kill=True)
     with pytest.raises(SystemExit):

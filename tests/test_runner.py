@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from tests.harness import REPO
-from toolkit.config import resolve_config
+from toolkit.runs.spec import Param, RunSpec, at_least, flag, fraction, open_unit, resolve_config, whole
 from toolkit.errors import RunError, ToolkitError
-from toolkit.runner import Experiment, run_experiment
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.experiment import Experiment
 
 
 def _tiny_run(config, run):
@@ -40,18 +41,21 @@ def _tiny_run(config, run):
 
 
 TINY = Experiment(name="tiny", slides="0", title="Tiny", summary="a test experiment",
-                  defaults=lambda: {"dataset": "shapes", "epochs": 2, "batch_size": 32, "limit": 200,
-                                    "test_limit": 50, "seed": 0, "learning_rate": 0.01, "poison": False},
+                  spec=RunSpec(dataset="shapes", epochs=2, batch_size=32, limit=200, test_limit=50, seed=0),
+                  params={"learning_rate": Param(0.01, at_least(0)), "poison": Param(False, flag())},
                   quick={"epochs": 1}, run=_tiny_run)
 
 
 def test_config_types_ranges_and_unknown_keys():
-    defaults = {"epochs": 5, "rate": 0.1, "code_sizes": [2, 8], "tied": False, "limit": None, "name": "x",
-                "rho": 0.05}
-    cfg = resolve_config(defaults, {"epochs": 1}, True, ["code_sizes=4,16,64", "tied=true", "limit=300",
-                                                          "rate=0.5"])
-    assert cfg == {"epochs": 1, "rate": 0.5, "code_sizes": [4, 16, 64], "tied": True, "limit": 300, "name": "x",
-                   "rho": 0.05}
+    exp = Experiment(name="cfg", slides="0", title="cfg", summary="config", run=_tiny_run,
+                     spec=RunSpec(epochs=5), quick={"epochs": 1},
+                     params={"rate": Param(0.1, fraction()), "code_sizes": Param([2, 8], whole(1)),
+                             "tied": Param(False, flag()), "name": Param("x"), "rho": Param(0.05, open_unit())})
+    cfg = resolve_config(exp, True, ["code_sizes=4,16,64", "tied=true", "limit=300", "rate=0.5"])
+    spec = {"dataset": "mnist", "batch_size": 128, "test_limit": None, "seed": 0, "mixed_precision": False}
+    assert cfg == {**spec, "epochs": 1, "rate": 0.5, "code_sizes": [4, 16, 64], "tied": True, "limit": 300,
+                   "name": "x", "rho": 0.05}
+    defaults = exp
     with pytest.raises(ToolkitError, match="unknown config key 'epoch'.*Did you mean 'epochs'"):
         resolve_config(defaults, overrides=["epoch=3"])
     with pytest.raises(ToolkitError, match="epochs must be whole numbers >= 1; received 0"):
@@ -69,7 +73,7 @@ def test_config_types_ranges_and_unknown_keys():
 
 
 def test_run_folder_has_everything_and_reports_render(tmp_path):
-    config = resolve_config(TINY.defaults())
+    config = resolve_config(TINY)
     run_dir = run_experiment(TINY, config, out_root=tmp_path)
     files = set(os.listdir(run_dir))
     assert {"config.json", "env.json", "status.json", "history.csv", "metrics.json", "report.json",
@@ -91,7 +95,7 @@ def test_run_folder_has_everything_and_reports_render(tmp_path):
 
 
 def test_same_seed_same_metrics(tmp_path):
-    config = resolve_config(TINY.defaults())
+    config = resolve_config(TINY)
     a = run_experiment(TINY, config, out_root=tmp_path / "a")
     b = run_experiment(TINY, config, out_root=tmp_path / "b")
     ma = json.load(open(os.path.join(a, "metrics.json")))
@@ -101,7 +105,7 @@ def test_same_seed_same_metrics(tmp_path):
 
 
 def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
-    config = resolve_config(TINY.defaults(), overrides=["poison=true"])
+    config = resolve_config(TINY, overrides=["poison=true"])
     with pytest.raises(RunError, match="loss became (nan|inf)"):
         run_experiment(TINY, config, out_root=tmp_path)
     (run_dir,) = [os.path.join(tmp_path, "tiny", d) for d in os.listdir(tmp_path / "tiny")]
@@ -112,7 +116,7 @@ def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
 
 def test_gpu_request_without_gpu_fails_at_once(tmp_path):
     with pytest.raises(RunError, match="sees no GPU"):
-        run_experiment(TINY, resolve_config(TINY.defaults()), out_root=tmp_path, device="gpu")
+        run_experiment(TINY, resolve_config(TINY), out_root=tmp_path, device="gpu")
     assert not os.path.exists(tmp_path / "tiny")
 
 
@@ -120,7 +124,7 @@ def test_unwritable_output_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(RunError, match="cannot be written"):
-        run_experiment(TINY, resolve_config(TINY.defaults()), out_root=blocker / "reports")
+        run_experiment(TINY, resolve_config(TINY), out_root=blocker / "reports")
 
 
 def _cli(*args, timeout=120):
@@ -163,7 +167,7 @@ def test_reports_render_in_headless_chromium(tmp_path):
 
     if find_chromium() is None:
         pytest.skip("chromium absent (apt-get install chromium)")
-    run_experiment(TINY, resolve_config(TINY.defaults()), out_root=tmp_path)
+    run_experiment(TINY, resolve_config(TINY), out_root=tmp_path)
     problems, count = check_index(os.path.join(tmp_path, "index.html"))
     assert count == 1 and problems == []
     # and the check can fail: a report whose figure is corrupt

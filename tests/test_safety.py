@@ -9,9 +9,10 @@ import pytest
 
 from tests.harness import REPO
 from toolkit import resources
-from toolkit.config import resolve_config
+from toolkit.runs.spec import RunSpec, resolve_config
 from toolkit.errors import RunError, ToolkitError
-from toolkit.runner import Experiment, run_experiment
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.experiment import Experiment
 from toolkit.saving import load_model
 
 
@@ -53,8 +54,8 @@ def _no_run(config, run):  # pragma: no cover - never reached: the check refuses
     raise AssertionError("the experiment ran")
 
 
-BIG = Experiment(name="big", slides="0", title="Big", summary="too big", run=_no_run, quick={},
-                 defaults=lambda: {"dataset": "mnist", "limit": None, "test_limit": None, "epochs": 1, "seed": 0})
+BIG = Experiment(name="big", slides="0", title="Big", summary="too big", run=_no_run,
+                 spec=RunSpec(dataset="mnist", limit=None, test_limit=None, epochs=1, seed=0))
 
 
 def test_estimates_are_honest():
@@ -71,19 +72,20 @@ def test_estimates_are_honest():
 def test_a_run_that_will_not_fit_is_refused_up_front(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "available_memory", lambda: 50 * 1024 ** 2)
     with pytest.raises(RunError) as err:
-        run_experiment(BIG, resolve_config(BIG.defaults()), out_root=tmp_path)
+        run_experiment(BIG, resolve_config(BIG), out_root=tmp_path)
     message = str(err.value)
     assert "needs ~261.7 MB and 50.0 MB is available" in message and "limit" in message, message
     assert not os.path.exists(tmp_path / "big")  # refused before any folder is made
 
 
 def test_a_fit_that_will_not_fit_is_refused_with_the_estimate(monkeypatch):
-    from toolkit.runner import Run
+    from toolkit.runs.folder import RunFolder
+    from toolkit.runs.recorder import Run
 
     monkeypatch.setattr(resources, "available_memory", lambda: 1024 ** 2)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1000), keras.layers.Dense(10)])
     model.compile("adam", "mse")
-    run = Run(BIG, {"epochs": 1, "seed": 0}, "/nonexistent")
+    run = Run(BIG, {"epochs": 1, "seed": 0}, RunFolder("/nonexistent"))
     with pytest.raises(RunError, match=r"training needs ~1\d\.\d MB .*795,010 parameters.*1.0 MB is available"):
         run.fit(model, np.zeros((10, 784), "float32"), np.zeros((10, 10), "float32"))
 
@@ -91,7 +93,7 @@ def test_a_fit_that_will_not_fit_is_refused_with_the_estimate(monkeypatch):
 def test_the_run_folder_holds_what_repeats_the_run(tmp_path):
     from tests.test_runner import TINY
 
-    config = resolve_config(TINY.defaults(), overrides=["epochs=1", "limit=50"])
+    config = resolve_config(TINY, overrides=["epochs=1", "limit=50"])
     run_dir = run_experiment(TINY, config, out_root=tmp_path)
     env = json.load(open(os.path.join(run_dir, "env.json")))
     saved = json.load(open(os.path.join(run_dir, "config.json")))

@@ -48,9 +48,13 @@ def build_parser():
                      help="override a config field (repeatable), e.g. --set batch_size=64")
     run.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the same config")
     common(run)
-    sub.add_parser("list", help="list the experiments")
+    run.add_argument("--seed", type=int, default=None, help="seed of everything in the run (default: the config's)")
+    lst = sub.add_parser("list", help="list the experiments (--names: names only, for scripts and the Makefile)")
+    lst.add_argument("--names", action="store_true", help="one name per line, nothing else")
+    lst.add_argument("--dataset", default=None, help="only the experiments on this dataset (mnist, cifar10)")
     tour = sub.add_parser("tour", help="every experiment in its quick form; real data when found, "
                                        "the embedded 'shapes' dataset otherwise")
+    tour.add_argument("--seed", type=int, default=None, help="seed of every run of the tour (default: the config's)")
     common(tour)
     rep = sub.add_parser("report", help="rebuild report.md/html of a run folder")
     rep.add_argument("run_dir")
@@ -109,38 +113,36 @@ def _resolve_data_dir(args, tour=False):
     return data_dir
 
 
-def cmd_list():
-    from experiments import get_experiment, list_experiments
-
+def cmd_list(names_only=False, dataset=None):
     _import_keras_quietly()
-    for name in list_experiments():
+    from toolkit.runs.experiment import get_experiment, list_experiments
+
+    for name in list_experiments(dataset):
         exp = get_experiment(name)
-        print(f"{name:18s} slides {exp.slides:7s} {exp.title}")
+        print(name if names_only else f"{name:18s} slides {exp.slides:9s} {exp.title}")
     return 0
 
 
-def _run_many(names, args, use_quick, overrides=(), epochs=None, resume=False, fallback=False, data_dir=None):
-    from experiments import get_experiment, list_experiments
-    from toolkit.config import resolve_config
-    from toolkit.errors import check_choice
+def _run_many(names, args, use_quick, overrides=(), epochs=None, resume=False, fallback=False, data_dir=None,
+              seed=None):
+    import matplotlib
 
-    for name in names:  # validate every name before importing or running anything
-        check_choice("experiment", name, list_experiments())
+    matplotlib.use("Agg")  # runs write figures to files; a library import never picks the backend
     _import_keras_quietly()
-    from toolkit.runner import run_experiment
+    from toolkit.runs.experiment import get_experiment
+    from toolkit.runs.execute import run_experiment
+    from toolkit.runs.spec import resolve_config
 
-    experiments = [get_experiment(n) for n in names]
-    configs = []
-    for exp in experiments:
-        config = resolve_config(exp.defaults(), exp.quick, use_quick, overrides, epochs)
-        config["data_dir"] = data_dir
-        configs.append(config)
+    experiments = [get_experiment(n) for n in names]  # every name checked before anything runs
+    if seed is not None:
+        overrides = [*overrides, f"seed={seed}"]
+    configs = [resolve_config(exp, use_quick, overrides, epochs) for exp in experiments]
     done = []
     for i, (exp, config) in enumerate(zip(experiments, configs), 1):
         print(f"\n=== experiment {i}/{len(experiments)}: {exp.name} (slides {exp.slides}){' [quick]' if use_quick else ''} ===",
               flush=True)
         run_dir = run_experiment(exp, config, out_root=args.out, device=args.device, resume=resume,
-                                 fallback_data=fallback, devices=args.devices)
+                                 fallback_data=fallback, devices=args.devices, data_dir=data_dir)
         print(f"report: {os.path.join(run_dir, 'report.html')}", flush=True)
         done.append(run_dir)
     print(f"\nindex: {os.path.join(os.path.abspath(args.out), 'index.html')}")
@@ -159,7 +161,7 @@ def main(argv=None):
 
         try:
             if args.command == "list":
-                return cmd_list()
+                return cmd_list(args.names, args.dataset)
             if args.command == "report":
                 from toolkit.reports import write_report
 
@@ -181,12 +183,13 @@ def main(argv=None):
                 if args.epochs is not None and args.epochs < 1:
                     raise _UserError(f"--epochs must be >= 1; received {args.epochs}")
                 return _run_many(args.experiments, args, args.quick, args.set, args.epochs, args.resume,
-                                 data_dir=_resolve_data_dir(args))
+                                 data_dir=_resolve_data_dir(args), seed=args.seed)
             if args.command == "tour":
-                from experiments import list_experiments
+                _import_keras_quietly()
+                from toolkit.runs.experiment import list_experiments
 
                 data_dir = _resolve_data_dir(args, tour=True)
-                return _run_many(list_experiments(), args, True, fallback=True, data_dir=data_dir)
+                return _run_many(list_experiments(), args, True, fallback=True, data_dir=data_dir, seed=args.seed)
         except ToolkitError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -1,0 +1,240 @@
+"""The run folder: the one owner of its paths and file formats.
+
+A run folder ``<out>/<experiment>/<run-id>/`` holds::
+
+    config.json env.json status.json history.csv metrics.json report.json claims.json
+    *.png *.keras report.md report.html          (and checkpoints/ while it runs)
+
+Only this module reads or writes those files: the training loop, the recorder, the claims
+and the reports all go through a :class:`RunFolder`. Every write is atomic (a temporary file
+beside the target, then ``os.replace``), and ``status.json`` is written last, so a killed
+run never looks complete. A run holds an exclusive lock on its folder (``fcntl.flock`` on
+``.lock``, released by the kernel when the process dies), so a second process cannot
+resume a live run.
+"""
+import csv
+import datetime
+import json
+import os
+
+from toolkit import fileio
+from toolkit.errors import RunError
+
+FILES = ("config", "env", "status", "metrics", "report", "claims")
+STATUSES = ("running", "complete", "failed")
+
+
+class RunFolder:
+    """One run's folder. ``RunFolder(path)`` only names it; nothing is created until written."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(os.fspath(path))
+        self._lock_fd = None
+
+    def __repr__(self):
+        return f"RunFolder({self.path!r})"
+
+    # --- paths --------------------------------------------------------------------
+    @property
+    def experiment(self):
+        """The experiment's name (the parent folder's name)."""
+        return os.path.basename(os.path.dirname(self.path))
+
+    @property
+    def run_id(self):
+        return os.path.basename(self.path)
+
+    def file(self, name):
+        """The path of ``name`` inside the folder, refused if it would leave the folder
+        (``..``, an absolute path, or a symbolic link pointing outside)."""
+        target = os.path.realpath(os.path.join(self.path, name))
+        if os.path.commonpath([target, os.path.realpath(self.path)]) != os.path.realpath(self.path):
+            raise RunError(f"{name!r} is outside the run folder {self.path}")
+        return target
+
+    def checkpoint_dir(self, label=None):
+        base = os.path.join(self.path, "checkpoints")
+        return base if label is None else os.path.join(base, label)
+
+    # --- JSON files -----------------------------------------------------------------
+    def write(self, name, data):
+        """Write ``name``.json (one of :data:`FILES`) atomically."""
+        if name not in FILES:
+            raise ValueError(f"unknown run-folder file {name!r}; valid: {', '.join(FILES)}")
+        fileio.write_json(os.path.join(self.path, f"{name}.json"), data)
+
+    def read(self, name, default=None):
+        """``name``.json as parsed, or ``default`` when it is missing or unreadable."""
+        return read_json(os.path.join(self.path, f"{name}.json"), default)
+
+    def write_status(self, status, started, seconds=None, error=None):
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}; received {status!r}")
+        self.write("status", {"status": status, "started": started, "seconds": seconds, "error": error})
+
+    def status(self):
+        """``running``, ``complete``, ``failed`` or ``incomplete`` (no readable status)."""
+        status = (self.read("status", {}) or {}).get("status")
+        return status if status in STATUSES else "incomplete"
+
+    # --- history.csv ----------------------------------------------------------------
+    def write_history(self, rows):
+        """Rewrite ``history.csv`` atomically: one row per epoch of every fit, labelled."""
+        if not rows:
+            return
+        columns = ["label", "epoch"] + sorted({k for r in rows for k in r} - {"label", "epoch"})
+        with fileio.atomic_path(os.path.join(self.path, "history.csv")) as tmp:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+
+    def read_history(self):
+        """The rows of ``history.csv``: ``label`` a string, ``epoch`` an int, the rest floats
+        (cells that are empty or not numbers are left out)."""
+        path = os.path.join(self.path, "history.csv")
+        if not os.path.isfile(path):
+            return []
+        rows = []
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                try:
+                    parsed = {"label": str(row.pop("label")), "epoch": int(row.pop("epoch"))}
+                except (TypeError, ValueError):
+                    continue
+                for key, value in row.items():
+                    try:
+                        parsed[key] = float(value)
+                    except (TypeError, ValueError):
+                        pass
+                rows.append(parsed)
+        return rows
+
+    # --- models and figures ---------------------------------------------------------
+    def save_model(self, model, name):
+        path = os.path.join(self.path, f"{name}.keras")
+        fileio.save_model(model, path)
+        return path
+
+    def figure_bytes(self, name):
+        """The bytes of a figure named in ``report.json``, or ``None`` when it is missing,
+        not a PNG, or not a file inside this folder (a report is rebuilt from folders
+        someone else may have made: nothing outside the folder is ever embedded)."""
+        try:
+            path = self.file(name)
+        except RunError:
+            return None
+        if not path.endswith(".png") or not os.path.isfile(path):
+            return None
+        with open(path, "rb") as fh:
+            data = fh.read()
+        return data if data.startswith(b"\x89PNG") else None
+
+    # --- everything a report needs -------------------------------------------------
+    def load(self):
+        """Every file a report needs, as plain dicts (missing ones empty)."""
+        parts = {name: self.read(name, {} if name != "claims" else []) for name in FILES}
+        for name in FILES:
+            expected = list if name == "claims" else dict
+            if not isinstance(parts[name], expected):
+                parts[name] = expected()
+        parts["history"] = self.read_history()
+        parts["dir"] = self.path
+        parts["folder"] = self
+        return parts
+
+    # --- one process per run --------------------------------------------------------
+    def lock(self):
+        """Take the folder's exclusive lock or raise ``RunError`` naming the live process."""
+        import fcntl
+
+        os.makedirs(self.path, exist_ok=True)
+        path = os.path.join(self.path, ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
+                           "or start a new run without --resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+        return self
+
+    def unlock(self):
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+            try:
+                os.remove(os.path.join(self.path, ".lock"))
+            except OSError:
+                pass
+
+
+def read_json(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return default
+
+
+def new_run_folder(out_root, experiment):
+    """A fresh ``out_root/experiment/<timestamp>`` folder (suffixed when one exists)."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(os.path.abspath(out_root), experiment, stamp)
+    path, i = base, 1
+    while True:
+        try:
+            os.makedirs(path)
+            return RunFolder(path)
+        except FileExistsError:
+            i += 1
+            path = f"{base}-{i}"
+
+
+def latest_unfinished(out_root, experiment):
+    """The newest run folder of ``experiment`` that did not complete, or ``None``."""
+    folder = os.path.join(os.path.abspath(out_root), experiment)
+    if not os.path.isdir(folder):
+        return None
+    for run_id in sorted(os.listdir(folder), reverse=True):
+        run = RunFolder(os.path.join(folder, run_id))
+        if os.path.isfile(os.path.join(run.path, "status.json")) and run.status() != "complete":
+            return run
+    return None
+
+
+def list_runs(out_root):
+    """Every run folder under ``out_root`` (``<experiment>/<run-id>``), newest first."""
+    runs = []
+    if not os.path.isdir(out_root):
+        return runs
+    for name in sorted(os.listdir(out_root)):
+        folder = os.path.join(out_root, name)
+        if not os.path.isdir(folder) or os.path.islink(folder):
+            continue
+        for run_id in os.listdir(folder):
+            path = os.path.join(folder, run_id)
+            if os.path.isfile(os.path.join(path, "config.json")) and not os.path.islink(path):
+                runs.append(RunFolder(path))
+    return sorted(runs, key=lambda r: r.run_id, reverse=True)
+
+
+def check_writable(out_root):
+    """Make ``out_root`` or raise ``RunError`` saying why it cannot be written."""
+    probe = os.path.join(out_root, ".write-test")
+    try:
+        os.makedirs(out_root, exist_ok=True)
+        with open(probe, "w") as fh:
+            fh.write("ok")
+    except OSError as exc:
+        raise RunError(f"output folder {out_root} cannot be written ({exc.strerror or exc}); "
+                       "pass --out with a writable folder") from None
+    finally:
+        try:
+            os.remove(probe)
+        except OSError:
+            pass
