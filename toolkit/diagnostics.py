@@ -354,6 +354,14 @@ class _EpochRecorder(keras.callbacks.Callback):
                 fh.write(json.dumps(record, sort_keys=False) + "\n")
             self._started_file = True
 
+    def get_state(self):
+        """The records, JSON-able: a run saves them with each checkpoint (``--resume``)."""
+        return {"records": self.records}
+
+    def set_state(self, state):
+        """Restore what :meth:`get_state` returned (a resumed run's earlier epochs)."""
+        self.records = list(state["records"])
+
     def on_train_begin(self, logs=None):
         if not self.records:  # initialisation, once; a second fit() continues the log
             self._record(0)
