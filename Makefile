@@ -2,9 +2,13 @@
 #   make demo   the quick tour of the experiments (sets up .venv first)
 #   make test   the test suite (sets up .venv first); .ci/run calls exactly this
 #
-# Variables: BACKEND=tensorflow|jax  DEVICE=cpu|gpu  DEVICES=all  QUICK=1  EPOCHS=N
+# Variables: BACKEND=tensorflow|jax  DEVICE=cpu|gpu  DEVICES=all  QUICK=1  EPOCHS=N  SEED=N
 #            DATA_DIR=folder made by ../shared/data/prepare.py (default: ./data, prepared
 #            from ../shared/data when that exists)  OUT=reports folder  SET="key=value ..."
+#
+# Every experiment is a target of its own name (`make NAME`, NAME from `make list`): the
+# names come from the registry (`python -m toolkit list`), so a new experiment file is a new
+# target with no edit here.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -15,6 +19,7 @@ DEVICES ?=
 QUICK ?=
 EPOCHS ?=
 SET ?=
+SEED ?=
 OUT ?= reports
 SHARED_DATA ?= $(abspath ../shared/data)
 DATA_DIR ?= $(CURDIR)/data
@@ -22,12 +27,11 @@ DATA_DIR ?= $(CURDIR)/data
 RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit run
 RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
 	$(if $(QUICK),--quick) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICES),--devices $(DEVICES)) \
-	$(foreach s,$(SET),--set $(s))
+	$(if $(SEED),--seed $(SEED)) $(foreach s,$(SET),--set $(s))
+# the experiments on one dataset, from the registry (evaluated when a recipe runs, after setup)
+EXPERIMENTS_ON = $$(KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit list --names --dataset $(1))
 
-MNIST_EXPERIMENTS := ae-mnist deep-ae-mnist pretrain-mnist sparse-ae-mnist activations-mnist filters cnn-mnist
-CIFAR_EXPERIMENTS := augment-cifar10 zoo-cifar10
-
-.PHONY: setup data test test-fast demo mnist cifar list benchmark benchmark-gpu browser-check clean $(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS)
+.PHONY: setup data test test-fast lint demo mnist cifar list benchmark benchmark-gpu browser-check clean
 
 setup: $(VENV)/.installed
 
@@ -49,9 +53,14 @@ data: setup
 		echo "data: no real datasets ($(SHARED_DATA) absent); the embedded 'shapes' dataset will be used"; \
 	fi
 
-# The test suite: everything on TensorFlow, then the backend-sensitive tests on JAX.
+# The linter: ruff's lint rules and its formatter, as configured in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The test suite: the linter, everything on TensorFlow, then the backend-sensitive tests on JAX.
 # pytest's exit code 5 (no tests collected) is not a failure of the suite.
-test: data
+test: data lint
 	@export TOOLKIT_DATA_DIR="$$( [ -d "$(DATA_DIR)/mnist" ] && echo "$(DATA_DIR)" )"; \
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
 	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
@@ -62,19 +71,23 @@ test-fast: setup
 # The quick tour: every experiment in its quick form on real data when found,
 # on the embedded dataset otherwise (each report says which).
 demo: data
-	KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit tour --data-dir "$(DATA_DIR)" --out "$(OUT)" --device $(DEVICE)
+	KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit tour --data-dir "$(DATA_DIR)" --out "$(OUT)" \
+		--device $(DEVICE) $(if $(SEED),--seed $(SEED))
 
 list: setup
 	@$(PY) -m toolkit list
 
-$(MNIST_EXPERIMENTS) $(CIFAR_EXPERIMENTS): data
-	$(RUN) $@ $(RUN_ARGS)
-
 mnist: data
-	$(RUN) $(MNIST_EXPERIMENTS) $(RUN_ARGS)
+	$(RUN) $(call EXPERIMENTS_ON,mnist) $(RUN_ARGS)
 
 cifar: data
-	$(RUN) $(CIFAR_EXPERIMENTS) $(RUN_ARGS)
+	$(RUN) $(call EXPERIMENTS_ON,cifar10) $(RUN_ARGS)
+
+# Any other target is an experiment's name: `make NAME` runs it (an unknown name gets the
+# toolkit's one-line error with the closest name).
+.DEFAULT:
+	@$(MAKE) --no-print-directory data
+	$(RUN) $@ $(RUN_ARGS)
 
 benchmark: data
 	TOOLKIT_DATA_DIR="$(DATA_DIR)" KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m benchmarks.run $(if $(QUICK),--quick)
