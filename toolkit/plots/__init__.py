@@ -1,13 +1,11 @@
-"""Every figure of the toolkit, saved to a file (matplotlib's ``Agg`` backend, no windows).
+"""Every figure of the toolkit. One submodule per part of the lecture.
 
-One submodule per part of the lecture; each function takes its data and a ``path``,
-draws, saves atomically through :func:`save_figure` and returns the path.
+Each ``plot_*`` function takes its data and an optional ``path``: with a path it draws,
+saves a PNG atomically through :func:`save_figure`, closes the figure and returns the
+path; without one it returns the :class:`matplotlib.figure.Figure`. Importing this package
+does not choose matplotlib's backend (figures are made without pyplot).
 """
-import matplotlib
+from toolkit.plots.base import finish, image_grid, new_figure, save_figure
+from toolkit.plots.training import plot_history, plot_lines
 
-matplotlib.use("Agg")
-
-from toolkit.plots.base import image_grid, new_figure, save_figure  # noqa: E402
-from toolkit.plots.training import plot_history, plot_lines  # noqa: E402
-
-__all__ = ["image_grid", "new_figure", "save_figure", "plot_history", "plot_lines"]
+__all__ = ["finish", "image_grid", "new_figure", "save_figure", "plot_history", "plot_lines"]

@@ -3,14 +3,14 @@ import math
 
 import numpy as np
 
-from toolkit.plots.base import new_figure, save_figure
+from toolkit.plots.base import finish, legend, new_figure
 
 # Where each activation appears in the lecture.
 SLIDES = {"sigmoid": "slide 23", "tanh": "slide 24", "relu": "slides 25–26", "leaky_relu": "slide 27",
           "prelu": "slide 27", "rrelu": "slide 27"}
 
 
-def plot_activations(specs, path, x_range=(-5.0, 5.0), num=401, ncols=3, title=None):
+def plot_activations(specs, path=None, x_range=(-5.0, 5.0), num=401, ncols=3, title=None):
     """One panel per activation spec: f (solid) and its derivative f′ (dashed) on ``x_range``.
 
     The derivative comes from :func:`toolkit.diagnostics.activation_derivative` (automatic
@@ -23,16 +23,19 @@ def plot_activations(specs, path, x_range=(-5.0, 5.0), num=401, ncols=3, title=N
         >>> path = plot_activations(["sigmoid", "relu"], os.path.join(tempfile.mkdtemp(), "act.png"))
         >>> os.path.getsize(path) > 0
         True
+        >>> plot_activations(["tanh"]).axes[0].get_title().startswith("tanh")  # no path: the Figure
+        True
     """
+    from keras import ops
+
     from toolkit.activations import activation_label, get_activation
     from toolkit.diagnostics import activation_derivative
-    from keras import ops
 
     specs = list(specs)
     x = np.linspace(float(x_range[0]), float(x_range[1]), int(num), dtype="float32")
     ncols = max(1, min(int(ncols), len(specs)))
     nrows = max(1, math.ceil(len(specs) / ncols))
-    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.6, height=2.9)
+    fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.6, height=2.9, layout="constrained")
     for ax in axes.flat[len(specs):]:
         ax.set_visible(False)
     for ax, spec in zip(axes.flat, specs):
@@ -52,13 +55,17 @@ def plot_activations(specs, path, x_range=(-5.0, 5.0), num=401, ncols=3, title=N
         ax.set_title(f"{label}{f' ({slide})' if slide else ''}\nmax f′ = {float(np.max(dy)):.3g}", fontsize=9)
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+    entries = {}  # one legend for every panel, below them: f, f′ (and RReLU's range)
+    for ax in axes.flat[:len(specs)]:
+        for handle, text in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(text, handle)
+    fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=len(entries), fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
-def plot_gradient_norms(norms_by_label, path, title=None, ylabel="gradient norm (log scale)"):
+def plot_gradient_norms(norms_by_label, path=None, title=None, ylabel="gradient norm (log scale)"):
     """Per-layer gradient norms: layer on the x axis (model order), log-scale norm on the y
     axis, one line per label (an activation, or an epoch).
 
@@ -83,7 +90,7 @@ def plot_gradient_norms(norms_by_label, path, title=None, ylabel="gradient norm 
     layers = []
     for norms in norms_by_label.values():
         layers.extend(name for name in norms if name not in layers)
-    fig, axes = new_figure(width=max(5.0, 0.45 * len(layers) + 2.0), height=3.6)
+    fig, axes = new_figure(width=max(5.0, 0.45 * len(layers) + 2.0), height=3.8, layout="constrained")
     ax = axes[0, 0]
     positions = np.arange(len(layers))
     for i, (label, norms) in enumerate(norms_by_label.items()):
@@ -96,6 +103,6 @@ def plot_gradient_norms(norms_by_label, path, title=None, ylabel="gradient norm 
     ax.set_xlabel("layer (input → output)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2 if len(norms_by_label) > 6 else 1)
+    legend(fig, ax, fontsize=7)
     ax.set_title(title or "gradient norm per layer (slides 22–23)", fontsize=10)
-    return save_figure(fig, path)
+    return finish(fig, path)

@@ -1,12 +1,13 @@
 """Autoencoder figures (slides 2–15): reconstructions, codes, learned features.
 
-Each function takes arrays (or a layer), a ``path``, saves a PNG through
-:func:`toolkit.plots.base.save_figure` and returns the path.
+Each function takes arrays (or a layer) and an optional ``path``: with one it saves a PNG
+through :func:`toolkit.plots.base.save_figure` and returns the path, without one it returns
+the figure.
 """
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.plots.base import image_grid, new_figure, save_figure
+from toolkit.plots.base import finish, image_grid, new_figure
 
 
 def _as_images(x, image_shape):
@@ -21,7 +22,7 @@ def _as_images(x, image_shape):
     return x
 
 
-def plot_reconstructions(originals, reconstructions, path, n=10, image_shape=None, title=None):
+def plot_reconstructions(originals, reconstructions, path=None, n=10, image_shape=None, title=None):
     """Originals (top row) over their reconstructions (bottom row), slide 3.
 
     ``originals``/``reconstructions``: images or flat vectors (``image_shape`` says how to
@@ -52,7 +53,7 @@ def _project_2d(codes):
     return centred @ vt[:2].T, ("code PC 1", "code PC 2")
 
 
-def plot_code_scatter(codes, labels, path, class_names=None, title=None, max_points=5000):
+def plot_code_scatter(codes, labels, path=None, class_names=None, title=None, max_points=5000):
     """Codes in 2-D coloured by class (slide 6: the code "symbolises" the input).
 
     Codes wider than 2 are projected on their first two principal components (the axes
@@ -62,7 +63,7 @@ def plot_code_scatter(codes, labels, path, class_names=None, title=None, max_poi
     if len(codes) != len(labels):
         raise ToolkitError(f"codes and labels differ in length: {len(codes)} != {len(labels)}")
     xy, (xlabel, ylabel) = _project_2d(codes)
-    fig, axes = new_figure(width=5.5, height=4.6)
+    fig, axes = new_figure(width=5.5, height=4.6, layout="constrained")
     ax = axes[0, 0]
     for i, cls in enumerate(np.unique(labels)):
         mask = labels == cls
@@ -70,13 +71,14 @@ def plot_code_scatter(codes, labels, path, class_names=None, title=None, max_poi
         ax.scatter(xy[mask, 0], xy[mask, 1], s=4, alpha=0.6, color=f"C{i % 10}", label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, markerscale=3, loc="best")
+    if len(np.unique(labels)) > 1:  # beside the points, never over them
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=7, markerscale=3)
     if title:
         ax.set_title(title)
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
-def plot_feature_images(weights, path, image_shape=(28, 28), n=64, ncols=8, title=None):
+def plot_feature_images(weights, path=None, image_shape=(28, 28), n=64, ncols=8, title=None):
     """Each hidden unit's input weights drawn as an image (what the unit detects).
 
     ``weights``: a kernel ``(input_dim, units)`` or a built Dense-like layer (its

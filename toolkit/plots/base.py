@@ -1,25 +1,59 @@
-"""Shared figure helpers: create, save atomically, grids of images."""
-import matplotlib
+"""Shared figure helpers: create, finish (return or save), grids of images.
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+Figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so drawing needs
+no window, no backend choice and no global figure list: importing this module leaves
+matplotlib's backend alone (the CLI picks ``Agg``), and a figure saves to PNG whatever the
+backend is.
+"""
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from toolkit.fileio import atomic_path  # noqa: E402
+from toolkit.fileio import atomic_path
 
 
-def new_figure(ncols=1, nrows=1, width=4.0, height=3.2, **kwargs):
-    """A figure with a grid of axes sized per panel."""
-    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs)
+def new_figure(ncols=1, nrows=1, width=4.0, height=3.2, layout=None, **kwargs):
+    """``(fig, axes)``: a figure with an ``nrows`` x ``ncols`` grid of axes sized per panel
+    (``axes`` always 2-D); ``layout="constrained"`` lets a legend sit outside the axes."""
+    fig = Figure(figsize=(width * ncols, height * nrows), layout=layout)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **kwargs)
 
 
 def save_figure(fig, path, dpi=110):
     """Save ``fig`` to ``path`` (PNG) atomically, close it, return ``path``."""
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: free it
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return path
+
+
+def finish(fig, path=None, dpi=110):
+    """What every ``plot_*`` function returns: with a ``path``, the figure saved there (and
+    closed) and the path; without one, the figure itself (to show, or save later)."""
+    if path is None:
+        if fig.get_layout_engine() is None:
+            fig.tight_layout()
+        return fig
+    return save_figure(fig, path, dpi=dpi)
+
+
+def integer_ticks(ax, axis="x"):
+    """Whole-number ticks on ``axis`` (epochs, depths, counts)."""
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+
+
+def legend(fig, ax, **kwargs):
+    """A legend that does not cover the data: inside (``loc="best"``) for one entry, below
+    the axes for several (the figure must use ``layout="constrained"`` for that)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(handles) <= 1 or fig.get_layout_engine() is None:
+        return ax.legend(loc="best", **kwargs) if handles else None
+    return fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 4), **kwargs)
 
 
 def _as_display(image):
@@ -32,12 +66,13 @@ def _as_display(image):
     return image
 
 
-def image_grid(images, path, titles=None, ncols=10, cmap="gray", suptitle=None, size=1.1, row_labels=None):
-    """Save a grid of images (uint8, or floats scaled per image to [0, 1])."""
+def image_grid(images, path=None, titles=None, ncols=10, cmap="gray", suptitle=None, size=1.1, row_labels=None):
+    """A grid of images (uint8, or floats scaled per image to [0, 1]); saved to ``path``
+    (returned) or, without one, the figure returned."""
     images = list(images)
     nrows = max(1, int(np.ceil(len(images) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+    fig = Figure(figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -52,4 +87,4 @@ def image_grid(images, path, titles=None, ncols=10, cmap="gray", suptitle=None, 
             axes[r, 0].set_ylabel(str(label), fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    return save_figure(fig, path)
+    return finish(fig, path)

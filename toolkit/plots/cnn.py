@@ -1,10 +1,11 @@
 """CNN figures (slides 35–56): fixed kernels, pooling, learned filters, feature maps,
-augmented samples and the confusion matrix. Each function saves a PNG and returns its path.
+augmented samples and the confusion matrix. Each function saves a PNG to ``path`` and returns
+the path, or without a path returns the figure.
 """
 import numpy as np
 
 from toolkit.errors import ToolkitError
-from toolkit.plots.base import image_grid, new_figure, save_figure
+from toolkit.plots.base import finish, image_grid, new_figure
 
 
 def _conv_kernel(model_or_layer, layer_name=None):
@@ -15,7 +16,7 @@ def _conv_kernel(model_or_layer, layer_name=None):
         if layer_name is not None:
             layer = model_or_layer.get_layer(layer_name)
         else:
-            convs = [l for l in model_or_layer._flatten_layers() if isinstance(l, keras.layers.Conv2D)]
+            convs = [x for x in model_or_layer._flatten_layers() if isinstance(x, keras.layers.Conv2D)]
             if not convs:
                 raise ToolkitError(f"model {model_or_layer.name!r} has no Conv2D layer whose filters could be drawn")
             layer = convs[0]
@@ -24,7 +25,7 @@ def _conv_kernel(model_or_layer, layer_name=None):
     return layer.name, np.asarray(keras.ops.convert_to_numpy(layer.kernel))
 
 
-def plot_filters(model_or_layer, path, layer_name=None, ncols=8):
+def plot_filters(model_or_layer, path=None, layer_name=None, ncols=8):
     """The learned filters of a conv layer as an image grid (the first conv by default).
 
     One tile per filter: an RGB image when the layer sees 3 channels, else the filter of
@@ -46,7 +47,7 @@ def feature_maps(model, layer_name, image):
     return np.asarray(keras.ops.convert_to_numpy(probe(batch, training=False)))[0]
 
 
-def plot_feature_maps(model, layer_name, image, path, max_maps=32, ncols=8):
+def plot_feature_maps(model, layer_name, image, path=None, max_maps=32, ncols=8):
     """The feature maps of ``layer_name`` for ``image`` (slides 38–41), one tile per map."""
     maps = feature_maps(model, layer_name, image)
     if maps.ndim != 3:
@@ -57,7 +58,7 @@ def plot_feature_maps(model, layer_name, image, path, max_maps=32, ncols=8):
                       f"({maps.shape[0]}x{maps.shape[1]})", cmap="viridis")
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names, path, normalize=True, title=None):
+def plot_confusion_matrix(y_true, y_pred, class_names, path=None, normalize=True, title=None):
     """Confusion matrix: rows true classes, columns predicted; ``y_*`` integer labels (or
     score / one-hot rows, reduced by argmax). ``normalize`` shows each row as fractions."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -85,10 +86,10 @@ def plot_confusion_matrix(y_true, y_pred, class_names, path, normalize=True, tit
                     color="white" if shown[i, j] > threshold else "black")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(title or f"confusion matrix (accuracy {accuracy:.4f})", fontsize=9)
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
-def plot_augmented_samples(pipeline, images, path, n_variants=6, seed=None):
+def plot_augmented_samples(pipeline, images, path=None, n_variants=6, seed=None):
     """A grid: each row an original image, then ``n_variants`` draws of ``pipeline`` (run
     with ``training=True``). Images are fed as given (uint8 or floats in the pipeline's
     value range); tiles are scaled per image for display."""
@@ -113,7 +114,7 @@ def plot_augmented_samples(pipeline, images, path, n_variants=6, seed=None):
                                                            getattr(pipeline, "layers", [pipeline])))
 
 
-def plot_pooling(image, sizes, path, modes=("max", "average")):
+def plot_pooling(image, sizes, path=None, modes=("max", "average")):
     """``image`` and its max / average pooled versions at each window size (slide 44)."""
     from toolkit.filters import pool_image
 
@@ -132,10 +133,10 @@ def plot_pooling(image, sizes, path, modes=("max", "average")):
             ax.set_title(title, fontsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
-    return save_figure(fig, path)
+    return finish(fig, path)
 
 
-def plot_kernels_applied(image, kernel_names, path, stride=1, padding="valid"):
+def plot_kernels_applied(image, kernel_names, path=None, stride=1, padding="valid"):
     """``image`` and the feature map of each fixed kernel (slides 35–41; grayscale)."""
     from toolkit.filters import apply_kernels
 
