@@ -13,7 +13,7 @@ from matplotlib.figure import Figure as MplFigure
 
 from tests.harness import REPO
 from toolkit import reports
-from toolkit.browser_check import blank_reason, check_figures, check_page, find_chromium
+from toolkit.browser_check import blank_reason, check_figures, check_index, check_page, find_chromium, report_links
 from toolkit.runs.folder import RunFolder
 
 RUN = {"form": "quick", "seed": 3, "epochs": 2, "seconds": 12.5,
@@ -149,6 +149,9 @@ def test_index_checks_the_lecture_newest_verdict_wins(tmp_path, monkeypatch):
     assert '<strong class="not-reproduced">✗ not reproduced' in lecture and "not run yet" in lecture
     assert "mse: [0.02, 0.05]" in lecture and "about the embedded &#x27;shapes&#x27; set" in lecture
     assert 'href="tiny/20260102-000000/report.html"' in lecture
+    # the browser check opens each linked report once, though the index links it twice
+    links = report_links(tmp_path / "index.html")
+    assert sorted(links) == sorted(os.path.join(run_dir, "report.html") for run_dir in reports.list_runs(tmp_path))
     # each report shows its own verdicts near the top
     md = open(os.path.join(newer.path, "report.md")).read()
     assert "**✗ not reproduced**" in md and md.index("not reproduced") < md.index("## Observations")
@@ -220,7 +223,6 @@ def test_epoch_axes_have_whole_number_ticks():
     from toolkit.plots import plot_history
 
     fig = plot_history({"a": {"loss": [0.9, 0.5, 0.4]}})
-    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
 
@@ -285,4 +287,7 @@ def test_browser_check_fails_on_a_blank_figure(tmp_path):
     if find_chromium() is None:
         pytest.skip("chromium absent (apt-get install chromium): the Pillow check ran, the browser part did not")
     assert check_page(os.path.join(good.path, "report.html")) == []
+    reports.write_index(tmp_path)
+    problems, count = check_index(os.path.join(tmp_path, "index.html"))
+    assert count == 2 and len(problems) == 2, problems
     assert any("is empty" in p for p in check_page(os.path.join(bad.path, "report.html")))

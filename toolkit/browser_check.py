@@ -9,6 +9,7 @@ and by the test suite when chromium is there.
 """
 import base64
 import binascii
+import html
 import io
 import os
 import re
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 
 _FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -169,12 +171,20 @@ def check_page(html_path, chromium=None):
 def check_index(index_path, chromium=None):
     """Check the index page and every report it links to."""
     problems = check_page(index_path, chromium)
+    links = report_links(index_path)
+    for path in links:
+        problems += check_page(path, chromium)
+    return problems, len(links)
+
+
+def report_links(index_path):
+    """The reports an index links to, as paths, each once (the index links a run from its
+    claims and from its row)."""
     folder = os.path.dirname(os.path.abspath(index_path))
     with open(index_path, encoding="utf-8") as fh:
-        links = re.findall(r"href='([^']+/report\.html)'", fh.read())
-    for link in links:
-        problems += check_page(os.path.join(folder, link), chromium)
-    return problems, len(links)
+        links = re.findall(r"""href=["']([^"']+/report\.html)["']""", fh.read())
+    paths = [os.path.join(folder, urllib.parse.unquote(html.unescape(link))) for link in links]
+    return list(dict.fromkeys(paths))
 
 
 def main(argv=None):
