@@ -1,4 +1,5 @@
 """Shared helpers of the benchmarks: data folder, timing, peak memory, subprocesses."""
+
 import json
 import os
 import platform
@@ -51,8 +52,13 @@ def peak_rss_gb():
 def environment():
     import keras
 
-    env = {"python": sys.version.split()[0], "platform": platform.platform(), "cpu_count": os.cpu_count(),
-           "keras": keras.__version__, "backend": keras.backend.backend()}
+    env = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
     try:
         import tensorflow as tf
 
@@ -83,13 +89,21 @@ def run_module(module, args=(), env=None, timeout=1800):
     full_env = dict(os.environ)
     full_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=REPO, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARKER):
-            return json.loads(line[len(RESULT_MARKER):])
-    raise RuntimeError(f"python -m {module} {' '.join(map(str, args))} failed (exit {proc.returncode}):\n"
-                       f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            return json.loads(line[len(RESULT_MARKER) :])
+    raise RuntimeError(
+        f"python -m {module} {' '.join(map(str, args))} failed (exit {proc.returncode}):\n"
+        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
 
 
 def toolkit_run(folder, batch_size):
@@ -99,6 +113,5 @@ def toolkit_run(folder, batch_size):
     from toolkit.runs.folder import RunFolder
     from toolkit.runs.recorder import Run
 
-    exp = Experiment(name="benchmark", slides="-", title="benchmark", summary="benchmark",
-                     run=lambda config, run: None)
+    exp = Experiment(name="benchmark", slides="-", title="benchmark", summary="benchmark", run=lambda config, run: None)
     return Run(exp, {"epochs": 1, "batch_size": batch_size, "seed": 0}, RunFolder(folder))

@@ -15,6 +15,7 @@ seeded model twice on the same data — once on one device, once after
 - seconds per epoch of each (two simulated devices share the same cores, so this is
   not a speed-up measurement; on real accelerators it would be).
 """
+
 import os
 import time
 
@@ -30,10 +31,14 @@ def _record_batches():
 
     def recording(per_process_batch, layout, batch_dim_name):
         out = original(per_process_batch, layout, batch_dim_name)
-        seen.append({"shape": list(out.shape),
-                     "devices": sorted(str(d) for d in out.sharding.device_set),
-                     "shard_rows": [int(s.data.shape[0]) for s in out.addressable_shards],
-                     "shard_devices": [str(s.device) for s in out.addressable_shards]})
+        seen.append(
+            {
+                "shape": list(out.shape),
+                "devices": sorted(str(d) for d in out.sharding.device_set),
+                "shard_rows": [int(s.data.shape[0]) for s in out.addressable_shards],
+                "shard_devices": [str(s.device) for s in out.addressable_shards],
+            }
+        )
         return out
 
     jdl.distribute_data_input = recording
@@ -55,9 +60,14 @@ def _train(ds, epochs, batch_size, seed):
         times.append(time.perf_counter() - start)
     loss, acc = model.evaluate(ds.x_test, ds.y_test, batch_size=batch_size, verbose=0)
     devices = [len(v.value.sharding.device_set) for v in model.variables]
-    return model, {"test_accuracy": float(acc), "test_loss": float(loss), "epoch_seconds": times,
-                   "median_epoch_seconds_after_first": median(times[1:]),
-                   "variables": len(devices), "variable_device_counts": sorted(set(devices))}
+    return model, {
+        "test_accuracy": float(acc),
+        "test_loss": float(loss),
+        "epoch_seconds": times,
+        "median_epoch_seconds_after_first": median(times[1:]),
+        "variables": len(devices),
+        "variable_device_counts": sorted(set(devices)),
+    }
 
 
 def workload(dataset="shapes", limit=2048, test_limit=512, epochs=3, batch_size=64, seed=0, data_dir=None):
@@ -69,37 +79,53 @@ def workload(dataset="shapes", limit=2048, test_limit=512, epochs=3, batch_size=
 
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"run with KERAS_BACKEND=jax; the backend is {keras.backend.backend()}")
-    ds = load_dataset(dataset, data_dir=data_dir, limit=limit, test_limit=test_limit, seed=seed,
-                      allow_download=False)
+    ds = load_dataset(dataset, data_dir=data_dir, limit=limit, test_limit=test_limit, seed=seed, allow_download=False)
     seen = _record_batches()
     _, single = _train(ds, epochs, batch_size, seed)
     single["distributed_batches"] = len(seen)
     used = setup_data_parallel("all")
     if len(used) < 2:
-        raise RuntimeError(f"setup_data_parallel('all') found {len(used)} device(s); set "
-                           "XLA_FLAGS=--xla_force_host_platform_device_count=2")
+        raise RuntimeError(
+            f"setup_data_parallel('all') found {len(used)} device(s); set "
+            "XLA_FLAGS=--xla_force_host_platform_device_count=2"
+        )
     check_data_parallel_batches(len(ds.x_train), batch_size)
     check_data_parallel_batches(len(ds.x_test), batch_size)
     distribution = keras.distribution.distribution()
     seen.clear()
     _, parallel = _train(ds, epochs, batch_size, seed)
-    parallel.update({
-        "distribution": type(distribution).__name__,
-        "mesh": dict(zip(distribution.device_mesh.axis_names, distribution.device_mesh.shape)),
-        "devices": [str(d) for d in used],
-        "distributed_batches": len(seen),
-        "batch_device_sets": sorted({tuple(b["devices"]) for b in seen}),
-        "batch_shard_rows": sorted({tuple(b["shard_rows"]) for b in seen}),
-        "example_batch": seen[0] if seen else None,
-    })
-    used_all = (parallel["variable_device_counts"] == [len(used)] and len(seen) > 0
-                and all(len(set(b["shard_devices"])) == len(used) for b in seen))
-    return {"setup": {"dataset": dataset, "train_images": int(len(ds.x_train)), "test_images": int(len(ds.x_test)),
-                      "epochs": epochs, "batch_size": batch_size, "seed": seed, "model": "simple_convnet",
-                      "xla_flags": os.environ.get("XLA_FLAGS", "")},
-            "one_device": single, "data_parallel": parallel,
-            "accuracy_difference": parallel["test_accuracy"] - single["test_accuracy"],
-            "all_devices_used": bool(used_all)}
+    parallel.update(
+        {
+            "distribution": type(distribution).__name__,
+            "mesh": dict(zip(distribution.device_mesh.axis_names, distribution.device_mesh.shape)),
+            "devices": [str(d) for d in used],
+            "distributed_batches": len(seen),
+            "batch_device_sets": sorted({tuple(b["devices"]) for b in seen}),
+            "batch_shard_rows": sorted({tuple(b["shard_rows"]) for b in seen}),
+            "example_batch": seen[0] if seen else None,
+        }
+    )
+    used_all = (
+        parallel["variable_device_counts"] == [len(used)]
+        and len(seen) > 0
+        and all(len(set(b["shard_devices"])) == len(used) for b in seen)
+    )
+    return {
+        "setup": {
+            "dataset": dataset,
+            "train_images": int(len(ds.x_train)),
+            "test_images": int(len(ds.x_test)),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "model": "simple_convnet",
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        },
+        "one_device": single,
+        "data_parallel": parallel,
+        "accuracy_difference": parallel["test_accuracy"] - single["test_accuracy"],
+        "all_devices_used": bool(used_all),
+    }
 
 
 def benchmark(devices=2, **kwargs):
@@ -107,8 +133,11 @@ def benchmark(devices=2, **kwargs):
     args = []
     for key, value in kwargs.items():
         args += [f"--{key.replace('_', '-')}", value]
-    env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-           "JAX_PLATFORMS": "cpu"}
+    env = {
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+        "JAX_PLATFORMS": "cpu",
+    }
     return run_module("benchmarks.data_parallel", args, env=env)
 
 
@@ -123,8 +152,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     args = p.parse_args(argv)
-    result = workload(args.dataset, args.limit, args.test_limit, args.epochs, args.batch_size,
-                      data_dir=args.data_dir)
+    result = workload(args.dataset, args.limit, args.test_limit, args.epochs, args.batch_size, data_dir=args.data_dir)
     result["environment"] = environment()
     emit_result(result)
 

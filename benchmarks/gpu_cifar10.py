@@ -18,6 +18,7 @@ traces and compiles, plus the first evaluation step); per-epoch training seconds
 Each epoch drops the last partial batch (50,000 = 97 x 512 + 336), so the train step
 compiles once. ``--allow-cpu`` with a small ``--limit`` smoke-tests the script on a CPU.
 """
+
 import argparse
 import io
 import os
@@ -77,8 +78,19 @@ def one_cycle(total_steps, peak_lr, warmup=0.3):
     return OneCycle()
 
 
-def benchmark(tarball=DEFAULT_TARBALL, epochs=10, batch_size=512, peak_lr=0.4, warmup=0.3, width=1.0,
-              per_class=None, allow_cpu=False, precision="mixed_bfloat16", seed=0, log=print):
+def benchmark(
+    tarball=DEFAULT_TARBALL,
+    epochs=10,
+    batch_size=512,
+    peak_lr=0.4,
+    warmup=0.3,
+    width=1.0,
+    per_class=None,
+    allow_cpu=False,
+    precision="mixed_bfloat16",
+    seed=0,
+    log=print,
+):
     import keras
 
     from toolkit.devices import accelerators, backend_name
@@ -99,10 +111,19 @@ def benchmark(tarball=DEFAULT_TARBALL, epochs=10, batch_size=512, peak_lr=0.4, w
     steps_per_epoch = len(x_train) // batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch_size {batch_size} exceeds the {len(x_train)} training images")
-    model = build_model("resnet9", input_shape=x_train.shape[1:], num_classes=10, width=width,
-                        augment={"flip": "horizontal", "crop_pad": 4})
-    optimizer = keras.optimizers.SGD(learning_rate=one_cycle(steps_per_epoch * epochs, peak_lr, warmup),
-                                     momentum=0.9, nesterov=True, weight_decay=5e-4)
+    model = build_model(
+        "resnet9",
+        input_shape=x_train.shape[1:],
+        num_classes=10,
+        width=width,
+        augment={"flip": "horizontal", "crop_pad": 4},
+    )
+    optimizer = keras.optimizers.SGD(
+        learning_rate=one_cycle(steps_per_epoch * epochs, peak_lr, warmup),
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+    )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     eval_batch = 1000 if len(x_test) % 1000 == 0 else len(x_test)
     rng = np.random.default_rng(seed)
@@ -120,23 +141,39 @@ def benchmark(tarball=DEFAULT_TARBALL, epochs=10, batch_size=512, peak_lr=0.4, w
 
     epoch_seconds, history = [], []
     for epoch in range(1, epochs + 1):
-        order = rng.permutation(len(x_train))[:steps_per_epoch * batch_size]
+        order = rng.permutation(len(x_train))[: steps_per_epoch * batch_size]
         t = time.perf_counter()
         h = model.fit(x_train[order], y_train[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         epoch_seconds.append(time.perf_counter() - t)
-        history.append({"epoch": epoch, "seconds": epoch_seconds[-1], "loss": float(h.history["loss"][-1]),
-                        "accuracy": float(h.history["accuracy"][-1])})
+        history.append(
+            {
+                "epoch": epoch,
+                "seconds": epoch_seconds[-1],
+                "loss": float(h.history["loss"][-1]),
+                "accuracy": float(h.history["accuracy"][-1]),
+            }
+        )
         log(f"epoch {epoch}: {epoch_seconds[-1]:.2f} s, train acc {history[-1]['accuracy']:.4f}")
     t = time.perf_counter()
     loss, acc = model.evaluate(x_test, y_test, batch_size=eval_batch, verbose=0)
     eval_seconds = time.perf_counter() - t
     train_seconds = sum(epoch_seconds)
     return {
-        "setup": {"model": "resnet9", "width": width, "precision": precision, "batch_size": batch_size,
-                  "epochs": epochs, "steps_per_epoch": steps_per_epoch, "optimizer": "SGD nesterov 0.9, wd 5e-4",
-                  "schedule": f"one-cycle, peak {peak_lr} at {warmup:.0%}", "augment": "flip + RandomShiftCrop(4)",
-                  "train_images": int(len(x_train)), "test_images": int(len(x_test)), "tarball": tarball,
-                  "devices": gpus or ["cpu"]},
+        "setup": {
+            "model": "resnet9",
+            "width": width,
+            "precision": precision,
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "steps_per_epoch": steps_per_epoch,
+            "optimizer": "SGD nesterov 0.9, wd 5e-4",
+            "schedule": f"one-cycle, peak {peak_lr} at {warmup:.0%}",
+            "augment": "flip + RandomShiftCrop(4)",
+            "train_images": int(len(x_train)),
+            "test_images": int(len(x_test)),
+            "tarball": tarball,
+            "devices": gpus or ["cpu"],
+        },
         "decode_seconds": decode_seconds,
         "compile_seconds": {"train_step": train_compile, "eval_step": eval_compile},
         "epoch_seconds": epoch_seconds,
@@ -150,8 +187,11 @@ def benchmark(tarball=DEFAULT_TARBALL, epochs=10, batch_size=512, peak_lr=0.4, w
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_cifar10", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.gpu_cifar10",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--tarball", default=DEFAULT_TARBALL)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=512)
@@ -163,8 +203,17 @@ def main(argv=None):
     p.add_argument("--allow-cpu", action="store_true", help="run without a GPU (smoke test only)")
     p.add_argument("--out", default=None, help="also write the result JSON to this file")
     args = p.parse_args(argv)
-    result = benchmark(args.tarball, args.epochs, args.batch_size, args.peak_lr, args.warmup, args.width,
-                       args.limit_per_class, args.allow_cpu, args.precision)
+    result = benchmark(
+        args.tarball,
+        args.epochs,
+        args.batch_size,
+        args.peak_lr,
+        args.warmup,
+        args.width,
+        args.limit_per_class,
+        args.allow_cpu,
+        args.precision,
+    )
     result["environment"] = environment()
     if args.out:
         import json

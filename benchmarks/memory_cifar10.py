@@ -8,6 +8,7 @@ so the figure is this workload's alone: load CIFAR-10 from the prepared folder a
 (``test_limit`` images). Peak RSS from ``getrusage(RUSAGE_SELF).ru_maxrss`` (the kernel's
 high-water mark) and from psutil, sampled every 50 ms, with the RSS after each phase.
 """
+
 import threading
 import time
 
@@ -55,8 +56,9 @@ def workload(folder, model="resnet20", steps=20, batch_size=128, test_limit=2000
         ds = load_dataset("cifar10", data_dir=folder, test_limit=test_limit, allow_download=False)
         phases["after_load"] = sampler.rss_gb()
         keras.utils.set_random_seed(0)
-        net = build_model(model, input_shape=ds.x_train.shape[1:], num_classes=10,
-                          augment={"flip": "horizontal", "crop_pad": 4})
+        net = build_model(
+            model, input_shape=ds.x_train.shape[1:], num_classes=10, augment={"flip": "horizontal", "crop_pad": 4}
+        )
         net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         import tempfile
 
@@ -70,9 +72,16 @@ def workload(folder, model="resnet20", steps=20, batch_size=128, test_limit=2000
         phases["after_evaluate"] = sampler.rss_gb()
     peak_getrusage = peak_rss_gb()
     return {
-        "setup": {"model": model, "train_images": int(len(ds.x_train)), "train_dtype": str(ds.x_train.dtype),
-                  "train_bytes": int(ds.x_train.nbytes), "test_images": int(len(ds.x_test)), "steps": steps,
-                  "batch_size": batch_size, "augment": "flip horizontal + RandomShiftCrop pad 4 (in the model)"},
+        "setup": {
+            "model": model,
+            "train_images": int(len(ds.x_train)),
+            "train_dtype": str(ds.x_train.dtype),
+            "train_bytes": int(ds.x_train.nbytes),
+            "test_images": int(len(ds.x_test)),
+            "steps": steps,
+            "batch_size": batch_size,
+            "augment": "flip horizontal + RandomShiftCrop pad 4 (in the model)",
+        },
         "fit_seconds": fit_seconds,
         "rss_gb_by_phase": phases,
         "peak_rss_gb_getrusage": peak_getrusage,
@@ -84,8 +93,11 @@ def workload(folder, model="resnet20", steps=20, batch_size=128, test_limit=2000
 
 def benchmark(folder=None, model="resnet20", steps=20, test_limit=2000, env=None):
     """Run :func:`workload` in a fresh process and return its figures."""
-    return run_module("benchmarks.memory_cifar10", ["--data-dir", data_dir(folder), "--model", model,
-                                                    "--steps", steps, "--test-limit", test_limit], env=env)
+    return run_module(
+        "benchmarks.memory_cifar10",
+        ["--data-dir", data_dir(folder), "--model", model, "--steps", steps, "--test-limit", test_limit],
+        env=env,
+    )
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ per-round ratios beside it. Time to accuracy: cumulative training wall time (eva
 the 10,000 test images after each epoch is excluded for every model; it is reported
 apart) until the reference reaches ``ref_target`` and cnn_mnist ``toolkit_target``.
 """
+
 import tempfile
 import time
 
@@ -59,18 +60,19 @@ class _Contender:
         return t.seconds, acc
 
     def summary(self):
-        out = {"epochs_run": len(self.epoch_seconds),
-               "epoch_seconds": [round(s, 3) for s in self.epoch_seconds],
-               "epoch_cpu_seconds": [round(s, 3) for s in self.epoch_cpu_seconds],
-               "median_epoch_cpu_seconds_after_first": median(self.epoch_cpu_seconds[1:]),
-               "test_accuracy": [round(a, 5) for a in self.accuracy],
-               "eval_seconds_total": round(sum(self.eval_seconds), 2),
-               "median_epoch_seconds_after_first": median(self.epoch_seconds[1:])}
+        out = {
+            "epochs_run": len(self.epoch_seconds),
+            "epoch_seconds": [round(s, 3) for s in self.epoch_seconds],
+            "epoch_cpu_seconds": [round(s, 3) for s in self.epoch_cpu_seconds],
+            "median_epoch_cpu_seconds_after_first": median(self.epoch_cpu_seconds[1:]),
+            "test_accuracy": [round(a, 5) for a in self.accuracy],
+            "eval_seconds_total": round(sum(self.eval_seconds), 2),
+            "median_epoch_seconds_after_first": median(self.epoch_seconds[1:]),
+        }
         if self.target is not None:
             out["target_accuracy"] = self.target
             out["reached_at_epoch"] = self.reached_at
-            out["seconds_to_target"] = (round(sum(self.epoch_seconds[:self.reached_at]), 2)
-                                        if self.reached_at else None)
+            out["seconds_to_target"] = round(sum(self.epoch_seconds[: self.reached_at]), 2) if self.reached_at else None
             out["best_accuracy"] = max(self.accuracy) if self.accuracy else None
         return out
 
@@ -105,8 +107,11 @@ def _contenders(ds, batch_size, seed, names, targets):
             if name.endswith("(plain fit)"):
                 prepare, fit = _plain_fit(model, ds.x_train, ds.y_train, batch_size, seed)
             else:  # Run.fit shuffles anew each epoch itself (toolkit.data.pipeline)
-                fit = (lambda m, a: lambda epoch: run.fit(m, ds.x_train, ds.y_train, label=a, initial_epoch=epoch,
-                                                          epochs=epoch + 1))(model, arch)
+                fit = (
+                    lambda m, a: (
+                        lambda epoch: run.fit(m, ds.x_train, ds.y_train, label=a, initial_epoch=epoch, epochs=epoch + 1)
+                    )
+                )(model, arch)
         evaluate = (lambda m, x, y: lambda: m.evaluate(x, y, batch_size=1000, verbose=0)[1])(model, x_te, y_te)
         out.append(_Contender(name, model, fit, evaluate, targets.get(name), prepare))
     return out
@@ -139,8 +144,10 @@ def _interleave(contenders, active, log):
         shift = (r - 1) % len(todo)
         for c in todo[shift:] + todo[:shift]:
             seconds, acc = c.step()
-            log(f"  round {r}: {c.name:36s} epoch {len(c.accuracy):2d}  {seconds:7.2f} s  "
-                f"(cpu {c.epoch_cpu_seconds[-1]:7.2f} s)  test acc {acc:.4f}", )
+            log(
+                f"  round {r}: {c.name:36s} epoch {len(c.accuracy):2d}  {seconds:7.2f} s  "
+                f"(cpu {c.epoch_cpu_seconds[-1]:7.2f} s)  test acc {acc:.4f}",
+            )
         r += 1
 
 
@@ -158,16 +165,24 @@ def epoch_time_ratio(ds, rounds=5, batch_size=BATCH_SIZE, seed=0, log=print):
     def ratio(c):
         paired = [a / b for a, b in zip(c.epoch_seconds[1:], ref.epoch_seconds[1:])]
         cpu_paired = [a / b for a, b in zip(c.epoch_cpu_seconds[1:], ref.epoch_cpu_seconds[1:])]
-        return {"ratio_of_medians": median(c.epoch_seconds[1:]) / median(ref.epoch_seconds[1:]),
-                "median_of_paired_ratios": median(paired), "paired_ratios": [round(p, 4) for p in paired],
-                "cpu_ratio_of_medians": median(c.epoch_cpu_seconds[1:]) / median(ref.epoch_cpu_seconds[1:]),
-                "cpu_paired_ratios": [round(p, 4) for p in cpu_paired]}
+        return {
+            "ratio_of_medians": median(c.epoch_seconds[1:]) / median(ref.epoch_seconds[1:]),
+            "median_of_paired_ratios": median(paired),
+            "paired_ratios": [round(p, 4) for p in paired],
+            "cpu_ratio_of_medians": median(c.epoch_cpu_seconds[1:]) / median(ref.epoch_cpu_seconds[1:]),
+            "cpu_paired_ratios": [round(p, 4) for p in cpu_paired],
+        }
 
     result = {
-        "setup": {"train_images": int(len(ds.x_train)), "test_images": int(len(ds.x_test)),
-                  "batch_size": batch_size, "rounds": rounds, "seed": seed,
-                  "timing": "wall time (and process CPU time) of each one-epoch fit call, median over rounds "
-                            "2..; evaluation excluded"},
+        "setup": {
+            "train_images": int(len(ds.x_train)),
+            "test_images": int(len(ds.x_test)),
+            "batch_size": batch_size,
+            "rounds": rounds,
+            "seed": seed,
+            "timing": "wall time (and process CPU time) of each one-epoch fit call, median over rounds "
+            "2..; evaluation excluded",
+        },
         "reference": ref.summary(),
         "toolkit_run_fit": run_fit.summary(),
         "toolkit_plain_fit": plain.summary(),
@@ -179,8 +194,9 @@ def epoch_time_ratio(ds, rounds=5, batch_size=BATCH_SIZE, seed=0, log=print):
     return result
 
 
-def time_to_accuracy(ds, max_epochs=15, ref_target=0.99, toolkit_target=0.993, batch_size=BATCH_SIZE, seed=0,
-                     log=print):
+def time_to_accuracy(
+    ds, max_epochs=15, ref_target=0.99, toolkit_target=0.993, batch_size=BATCH_SIZE, seed=0, log=print
+):
     """Training wall time until the reference reaches ``ref_target`` and the toolkit's
     cnn_mnist (through Run.fit) reaches ``toolkit_target`` on the test set, interleaved,
     each capped at ``max_epochs``. Evaluation time is excluded for both."""
@@ -188,31 +204,38 @@ def time_to_accuracy(ds, max_epochs=15, ref_target=0.99, toolkit_target=0.993, b
 
     recipe = defaults()
     names = ["reference", "toolkit cnn_mnist (Run.fit)"]
-    ref, cnn = _contenders(ds, batch_size, seed, names,
-                           {"reference": ref_target, "toolkit cnn_mnist (Run.fit)": toolkit_target})
+    ref, cnn = _contenders(
+        ds, batch_size, seed, names, {"reference": ref_target, "toolkit cnn_mnist (Run.fit)": toolkit_target}
+    )
     # cnn_mnist's schedule ends after the experiment's epochs; the reference may go on to max_epochs
     budget = {ref.name: max_epochs, cnn.name: min(max_epochs, recipe["epochs"])}
     _interleave([ref, cnn], lambda c, r: c.reached_at is None and r <= budget[c.name], log)
     ref_s, cnn_s = ref.summary()["seconds_to_target"], cnn.summary()["seconds_to_target"]
     return {
-        "setup": {"train_images": int(len(ds.x_train)), "test_images": int(len(ds.x_test)),
-                  "batch_size": batch_size, "max_epochs": max_epochs, "seed": seed,
-                  "optimizer": "reference: adam 1e-3 (as keras-io), one-hot categorical CE; cnn_mnist: the "
-                               f"cnn-mnist experiment's recipe: adam, {recipe['schedule']} schedule peaking at "
-                               f"{recipe['learning_rate']} over {recipe['epochs']} epochs, sparse CE",
-                  "timing": "cumulative wall time of the one-epoch fit calls up to the first epoch at target; "
-                            "evaluation after each epoch excluded for both"},
+        "setup": {
+            "train_images": int(len(ds.x_train)),
+            "test_images": int(len(ds.x_test)),
+            "batch_size": batch_size,
+            "max_epochs": max_epochs,
+            "seed": seed,
+            "optimizer": "reference: adam 1e-3 (as keras-io), one-hot categorical CE; cnn_mnist: the "
+            f"cnn-mnist experiment's recipe: adam, {recipe['schedule']} schedule peaking at "
+            f"{recipe['learning_rate']} over {recipe['epochs']} epochs, sparse CE",
+            "timing": "cumulative wall time of the one-epoch fit calls up to the first epoch at target; "
+            "evaluation after each epoch excluded for both",
+        },
         "reference": ref.summary(),
         "toolkit_cnn_mnist": cnn.summary(),
-        "reference_target": ref_target, "reference_seconds": ref_s,
-        "toolkit_target": toolkit_target, "toolkit_seconds": cnn_s,
+        "reference_target": ref_target,
+        "reference_seconds": ref_s,
+        "toolkit_target": toolkit_target,
+        "toolkit_seconds": cnn_s,
         "ratio": (cnn_s / ref_s) if (ref_s and cnn_s) else None,
         "toolkit_faster": bool(ref_s and cnn_s and cnn_s < ref_s),
     }
 
 
-def benchmark(ds, rounds=5, max_epochs=15, ratio_limit=None, time_to_accuracy_run=True, epoch_time_run=True,
-              log=print):
+def benchmark(ds, rounds=5, max_epochs=15, ratio_limit=None, time_to_accuracy_run=True, epoch_time_run=True, log=print):
     """Goal 1: :func:`epoch_time_ratio` (on the first ``ratio_limit`` training images when
     given) then :func:`time_to_accuracy` on all of ``ds``."""
     out = {}
@@ -244,8 +267,14 @@ def main(argv=None):
     p.add_argument("--no-epoch-time", action="store_true")
     args = p.parse_args(argv)
     ds = load_dataset("mnist", data_dir=data_dir(args.data_dir), limit=args.limit, allow_download=False)
-    result = benchmark(ds, rounds=args.rounds, max_epochs=args.max_epochs, ratio_limit=args.ratio_limit,
-                       time_to_accuracy_run=not args.no_time_to_accuracy, epoch_time_run=not args.no_epoch_time)
+    result = benchmark(
+        ds,
+        rounds=args.rounds,
+        max_epochs=args.max_epochs,
+        ratio_limit=args.ratio_limit,
+        time_to_accuracy_run=not args.no_time_to_accuracy,
+        epoch_time_run=not args.no_epoch_time,
+    )
     result["environment"] = environment()
     emit_result(result)
 

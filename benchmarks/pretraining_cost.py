@@ -19,6 +19,7 @@ A stage whose measured steady-state epoch time follows the first model, not the 
 trains only its own layers. Small stages (250-30) sit on a floor of per-step overhead that
 neither model counts; the figure to read is stage 2 and 3 (where the two models differ).
 """
+
 import time
 
 from benchmarks.common import Timer
@@ -51,8 +52,15 @@ def cost_shares(input_dim=784, units=UNITS):
     rows = []
     for k, m in enumerate(macs):
         below = sum(macs[:k])
-        rows.append({"stage": k + 1, "layers": f"{dims[k]} -> {dims[k + 1]}", "macs_per_image": m,
-                     "own_share": m / total, "through_frozen_share": (6 * m + below) / (6 * total)})
+        rows.append(
+            {
+                "stage": k + 1,
+                "layers": f"{dims[k]} -> {dims[k + 1]}",
+                "macs_per_image": m,
+                "own_share": m / total,
+                "through_frozen_share": (6 * m + below) / (6 * total),
+            }
+        )
     return rows, total
 
 
@@ -71,8 +79,11 @@ def benchmark(x, epochs=2, batch_size=128, units=UNITS, seed=0, log=print):
     class Stages(StageCallback):
         def on_stage_begin(self, stage, info):
             timer.label = f"stage{stage}"
-            stages[stage] = {"stage": stage, "layers": f"{info.input_dim} -> {info.units}",
-                             "begin": time.perf_counter()}
+            stages[stage] = {
+                "stage": stage,
+                "layers": f"{info.input_dim} -> {info.units}",
+                "begin": time.perf_counter(),
+            }
 
         def on_stage_end(self, stage, info, history):
             stages[stage]["end"] = time.perf_counter()
@@ -80,8 +91,9 @@ def benchmark(x, epochs=2, batch_size=128, units=UNITS, seed=0, log=print):
     keras.utils.set_random_seed(seed)
     parts = build_stacked_autoencoder(x.shape[1], units)
     with Timer() as pre:
-        pretrain_greedy(parts, x, epochs=epochs, batch_size=batch_size, callbacks=[timer],
-                        stage_callbacks=[Stages()], verbose=0)
+        pretrain_greedy(
+            parts, x, epochs=epochs, batch_size=batch_size, callbacks=[timer], stage_callbacks=[Stages()], verbose=0
+        )
     keras.utils.set_random_seed(seed)
     e2e_parts = build_stacked_autoencoder(x.shape[1], units)
     timer.label = "end_to_end"
@@ -101,25 +113,41 @@ def benchmark(x, epochs=2, batch_size=128, units=UNITS, seed=0, log=print):
         ep = epochs_of(f"stage{k}")
         share = shares[k - 1]
         gap = (stages[k + 1]["begin"] - s["end"]) if k < n else 0.0
-        rows.append({
-            "stage": k, "layers": s["layers"], "macs_per_image": share["macs_per_image"],
-            "seconds_total": s["end"] - s["begin"], "epoch_seconds": ep, "steady_epoch_seconds": ep[-1],
-            "next_input_seconds": gap,
-            "predicted_own_layers_seconds": e2e_steady * share["own_share"],
-            "predicted_through_frozen_seconds": e2e_steady * share["through_frozen_share"],
-            "steady_vs_end_to_end_epoch": ep[-1] / e2e_steady,
-        })
-        log(f"  stage {k} ({s['layers']}): {s['end'] - s['begin']:.2f} s total, steady epoch {ep[-1]:.2f} s "
+        rows.append(
+            {
+                "stage": k,
+                "layers": s["layers"],
+                "macs_per_image": share["macs_per_image"],
+                "seconds_total": s["end"] - s["begin"],
+                "epoch_seconds": ep,
+                "steady_epoch_seconds": ep[-1],
+                "next_input_seconds": gap,
+                "predicted_own_layers_seconds": e2e_steady * share["own_share"],
+                "predicted_through_frozen_seconds": e2e_steady * share["through_frozen_share"],
+                "steady_vs_end_to_end_epoch": ep[-1] / e2e_steady,
+            }
+        )
+        log(
+            f"  stage {k} ({s['layers']}): {s['end'] - s['begin']:.2f} s total, steady epoch {ep[-1]:.2f} s "
             f"(own-layers model {rows[-1]['predicted_own_layers_seconds']:.2f} s, through-frozen "
-            f"{rows[-1]['predicted_through_frozen_seconds']:.2f} s)")
-    log(f"  greedy pretraining {pre.seconds:.2f} s vs end to end {e2e.seconds:.2f} s "
-        f"(ratio {pre.seconds / e2e.seconds:.2f}); end-to-end epochs {[round(v, 2) for v in e2e_epochs]}")
+            f"{rows[-1]['predicted_through_frozen_seconds']:.2f} s)"
+        )
+    log(
+        f"  greedy pretraining {pre.seconds:.2f} s vs end to end {e2e.seconds:.2f} s "
+        f"(ratio {pre.seconds / e2e.seconds:.2f}); end-to-end epochs {[round(v, 2) for v in e2e_epochs]}"
+    )
     return {
-        "setup": {"images": int(len(x)), "input_dim": int(x.shape[1]), "units": list(units), "epochs": epochs,
-                  "batch_size": batch_size, "seed": seed,
-                  "timing": "stage = on_stage_begin..on_stage_end (compile, fit incl. first-epoch tracing); "
-                            "steady = the stage's last epoch; next_input = computing the next stage's "
-                            "inputs once (predict); whole = pretrain_greedy call"},
+        "setup": {
+            "images": int(len(x)),
+            "input_dim": int(x.shape[1]),
+            "units": list(units),
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "timing": "stage = on_stage_begin..on_stage_end (compile, fit incl. first-epoch tracing); "
+            "steady = the stage's last epoch; next_input = computing the next stage's "
+            "inputs once (predict); whole = pretrain_greedy call",
+        },
         "stages": rows,
         "pretraining_seconds": pre.seconds,
         "end_to_end_seconds": e2e.seconds,
@@ -142,8 +170,7 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=20000)
     p.add_argument("--epochs", type=int, default=2)
     args = p.parse_args(argv)
-    ds = load_dataset("mnist", data_dir=data_dir(args.data_dir), limit=args.limit, test_limit=10,
-                      allow_download=False)
+    ds = load_dataset("mnist", data_dir=data_dir(args.data_dir), limit=args.limit, test_limit=10, allow_download=False)
     result = benchmark(prepare_inputs(ds.x_train), epochs=args.epochs)
     result["environment"] = environment()
     emit_result(result)

@@ -9,6 +9,7 @@ Run alone (the example's 15 epochs, test accuracy each epoch):
 
     python -m benchmarks.reference_mnist_convnet --data-dir ./data --epochs 15
 """
+
 import argparse
 import time
 
@@ -25,8 +26,12 @@ def prepare_data(x_train, y_train, x_test, y_test, num_classes=10):
         x = x.astype("float32") / 255
         return x if x.ndim == 4 else np.expand_dims(x, -1)
 
-    return (scale(x_train), keras.utils.to_categorical(y_train, num_classes),
-            scale(x_test), keras.utils.to_categorical(y_test, num_classes))
+    return (
+        scale(x_train),
+        keras.utils.to_categorical(y_train, num_classes),
+        scale(x_test),
+        keras.utils.to_categorical(y_test, num_classes),
+    )
 
 
 def build_model(input_shape=(28, 28, 1), num_classes=10):
@@ -34,16 +39,19 @@ def build_model(input_shape=(28, 28, 1), num_classes=10):
     import keras
     from keras import layers
 
-    model = keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dropout(0.5),
-        layers.Dense(num_classes, activation="softmax"),
-    ], name="reference_simple_convnet")
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ],
+        name="reference_simple_convnet",
+    )
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     return model
 

@@ -21,6 +21,7 @@ mean nothing). Results: ``<out>/<timestamp>/results.json`` (default out:
 ``benchmarks/out``, git-ignored) and a markdown table on stdout. A goal whose data are
 missing is recorded as skipped, with the reason.
 """
+
 import argparse
 import datetime
 import json
@@ -39,8 +40,14 @@ FULL = {
     "goal5": {"limit": 2048, "test_limit": 512, "epochs": 3, "batch_size": 64},
 }
 QUICK = {
-    "goal1": {"limit": 512, "test_limit": 256, "ratio_limit": None, "rounds": 2, "max_epochs": 1,
-              "time_to_accuracy": True},
+    "goal1": {
+        "limit": 512,
+        "test_limit": 256,
+        "ratio_limit": None,
+        "rounds": 2,
+        "max_epochs": 1,
+        "time_to_accuracy": True,
+    },
     "goal2": {"limit": 256, "epochs": 1, "units": (32, 16, 8, 4)},
     "goal4": {"steps": 2, "test_limit": 100, "model": "lenet5"},
     "goal5": {"limit": 256, "test_limit": 64, "epochs": 1, "batch_size": 64},
@@ -53,11 +60,21 @@ def run_goal1(settings, folder, log):
 
     if not has_dataset("mnist", folder):
         return {"skipped": f"no MNIST in {folder}"}
-    ds = load_dataset("mnist", data_dir=folder, limit=settings.get("limit"), test_limit=settings.get("test_limit"),
-                      allow_download=False)
-    return mnist_cpu.benchmark(ds, rounds=settings["rounds"], max_epochs=settings["max_epochs"],
-                               ratio_limit=settings.get("ratio_limit"),
-                               time_to_accuracy_run=settings["time_to_accuracy"], log=log)
+    ds = load_dataset(
+        "mnist",
+        data_dir=folder,
+        limit=settings.get("limit"),
+        test_limit=settings.get("test_limit"),
+        allow_download=False,
+    )
+    return mnist_cpu.benchmark(
+        ds,
+        rounds=settings["rounds"],
+        max_epochs=settings["max_epochs"],
+        ratio_limit=settings.get("ratio_limit"),
+        time_to_accuracy_run=settings["time_to_accuracy"],
+        log=log,
+    )
 
 
 def run_goal2(settings, folder, log):
@@ -77,8 +94,9 @@ def run_goal4(settings, folder, log):
 
     if not has_dataset("cifar10", folder):
         return {"skipped": f"no CIFAR-10 in {folder}"}
-    result = memory_cifar10.benchmark(folder, model=settings["model"], steps=settings["steps"],
-                                      test_limit=settings["test_limit"])
+    result = memory_cifar10.benchmark(
+        folder, model=settings["model"], steps=settings["steps"], test_limit=settings["test_limit"]
+    )
     log(f"  peak RSS {result['peak_rss_gb_getrusage']:.2f} GB (bound {result['bound_gb']} GB)")
     return result
 
@@ -87,8 +105,10 @@ def run_goal5(settings, folder, log):
     from benchmarks import data_parallel
 
     result = data_parallel.benchmark(devices=2, **settings)
-    log(f"  accuracy one device {result['one_device']['test_accuracy']:.4f}, data-parallel "
-        f"{result['data_parallel']['test_accuracy']:.4f}; both devices used: {result['all_devices_used']}")
+    log(
+        f"  accuracy one device {result['one_device']['test_accuracy']:.4f}, data-parallel "
+        f"{result['data_parallel']['test_accuracy']:.4f}; both devices used: {result['all_devices_used']}"
+    )
     return result
 
 
@@ -105,39 +125,98 @@ def summary_rows(results):
     g1 = results.get("goal1", {})
     if "epoch_time" in g1:
         e = g1["epoch_time"]
-        rows.append(("1", "toolkit simple_convnet s/epoch (Run.fit, uint8)",
-                     _fmt(e["toolkit_run_fit"]["median_epoch_seconds_after_first"], ".2f"),
-                     f"reference {_fmt(e['reference']['median_epoch_seconds_after_first'], '.2f')} s"))
-        rows.append(("1", "epoch-time ratio toolkit/reference (Run.fit)", _fmt(e["ratio_run_fit"]["ratio_of_medians"]),
-                     "<= 1.05"))
-        rows.append(("1", "epoch-time ratio toolkit/reference (plain fit)",
-                     _fmt(e["ratio_plain_fit"]["ratio_of_medians"]), "<= 1.05"))
-        rows.append(("1", "epoch CPU-time ratio toolkit/reference (Run.fit)",
-                     _fmt(e["ratio_run_fit"].get("cpu_ratio_of_medians")), "<= 1.05"))
+        rows.append(
+            (
+                "1",
+                "toolkit simple_convnet s/epoch (Run.fit, uint8)",
+                _fmt(e["toolkit_run_fit"]["median_epoch_seconds_after_first"], ".2f"),
+                f"reference {_fmt(e['reference']['median_epoch_seconds_after_first'], '.2f')} s",
+            )
+        )
+        rows.append(
+            (
+                "1",
+                "epoch-time ratio toolkit/reference (Run.fit)",
+                _fmt(e["ratio_run_fit"]["ratio_of_medians"]),
+                "<= 1.05",
+            )
+        )
+        rows.append(
+            (
+                "1",
+                "epoch-time ratio toolkit/reference (plain fit)",
+                _fmt(e["ratio_plain_fit"]["ratio_of_medians"]),
+                "<= 1.05",
+            )
+        )
+        rows.append(
+            (
+                "1",
+                "epoch CPU-time ratio toolkit/reference (Run.fit)",
+                _fmt(e["ratio_run_fit"].get("cpu_ratio_of_medians")),
+                "<= 1.05",
+            )
+        )
     if "time_to_accuracy" in g1:
         t = g1["time_to_accuracy"]
-        rows.append(("1", f"cnn_mnist s to {t['toolkit_target']:.1%}", _fmt(t["toolkit_seconds"], ".1f"),
-                     f"reference to {t['reference_target']:.1%}: {_fmt(t['reference_seconds'], '.1f')} s"))
+        rows.append(
+            (
+                "1",
+                f"cnn_mnist s to {t['toolkit_target']:.1%}",
+                _fmt(t["toolkit_seconds"], ".1f"),
+                f"reference to {t['reference_target']:.1%}: {_fmt(t['reference_seconds'], '.1f')} s",
+            )
+        )
     g2 = results.get("goal2", {})
     if "stages" in g2:
         for s in g2["stages"]:
-            rows.append(("2", f"stage {s['stage']} ({s['layers']}) steady epoch s", _fmt(s["steady_epoch_seconds"], ".2f"),
-                         f"own-layers model {_fmt(s['predicted_own_layers_seconds'], '.2f')}, through-frozen "
-                         f"{_fmt(s['predicted_through_frozen_seconds'], '.2f')}"))
-        rows.append(("2", "whole greedy pretraining s", _fmt(g2["pretraining_seconds"], ".1f"),
-                     f"end to end {_fmt(g2['end_to_end_seconds'], '.1f')} s "
-                     f"(ratio {_fmt(g2['pretraining_over_end_to_end'], '.2f')})"))
+            rows.append(
+                (
+                    "2",
+                    f"stage {s['stage']} ({s['layers']}) steady epoch s",
+                    _fmt(s["steady_epoch_seconds"], ".2f"),
+                    f"own-layers model {_fmt(s['predicted_own_layers_seconds'], '.2f')}, through-frozen "
+                    f"{_fmt(s['predicted_through_frozen_seconds'], '.2f')}",
+                )
+            )
+        rows.append(
+            (
+                "2",
+                "whole greedy pretraining s",
+                _fmt(g2["pretraining_seconds"], ".1f"),
+                f"end to end {_fmt(g2['end_to_end_seconds'], '.1f')} s "
+                f"(ratio {_fmt(g2['pretraining_over_end_to_end'], '.2f')})",
+            )
+        )
     g4 = results.get("goal4", {})
     if "peak_rss_gb_getrusage" in g4:
-        rows.append(("4", f"peak RSS GB ({g4['setup']['model']}, CIFAR-10 uint8)", _fmt(g4["peak_rss_gb_getrusage"], ".2f"),
-                     f"< {g4['bound_gb']}"))
+        rows.append(
+            (
+                "4",
+                f"peak RSS GB ({g4['setup']['model']}, CIFAR-10 uint8)",
+                _fmt(g4["peak_rss_gb_getrusage"], ".2f"),
+                f"< {g4['bound_gb']}",
+            )
+        )
     g5 = results.get("goal5", {})
     if "data_parallel" in g5:
-        rows.append(("5", "test accuracy, DataParallel on 2 devices", _fmt(g5["data_parallel"]["test_accuracy"], ".4f"),
-                     f"1 device {_fmt(g5['one_device']['test_accuracy'], '.4f')}"))
-        rows.append(("5", "both devices used", str(g5["all_devices_used"]),
-                     f"variables on {g5['data_parallel']['variable_device_counts']} devices, "
-                     f"{g5['data_parallel']['distributed_batches']} batches split {g5['data_parallel']['batch_shard_rows']}"))
+        rows.append(
+            (
+                "5",
+                "test accuracy, DataParallel on 2 devices",
+                _fmt(g5["data_parallel"]["test_accuracy"], ".4f"),
+                f"1 device {_fmt(g5['one_device']['test_accuracy'], '.4f')}",
+            )
+        )
+        rows.append(
+            (
+                "5",
+                "both devices used",
+                str(g5["all_devices_used"]),
+                f"variables on {g5['data_parallel']['variable_device_counts']} devices, "
+                f"{g5['data_parallel']['distributed_batches']} batches split {g5['data_parallel']['batch_shard_rows']}",
+            )
+        )
     for goal, res in results.items():
         if "skipped" in res or "error" in res:
             rows.append((goal[-1], "skipped" if "skipped" in res else "error", "-", res.get("skipped") or res["error"]))
@@ -151,8 +230,9 @@ def markdown_table(results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny settings: a smoke test, figures meaningless")
     parser.add_argument("--only", default=",".join(GOALS), help=f"comma-separated subset of {','.join(GOALS)}")
     parser.add_argument("--data-dir", default=None, help="prepared data folder (else $TOOLKIT_DATA_DIR, ./data)")
@@ -171,9 +251,14 @@ def main(argv=None):
     out_dir = os.path.join(args.out, stamp + ("-quick" if args.quick else ""))
     os.makedirs(out_dir, exist_ok=True)
     results = {}
-    report = {"command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
-              "date": stamp, "quick": args.quick, "data_dir": folder, "settings": {g: settings[g] for g in goals},
-              "results": results}
+    report = {
+        "command": " ".join(["python -m benchmarks.run", *(argv if argv is not None else sys.argv[1:])]),
+        "date": stamp,
+        "quick": args.quick,
+        "data_dir": folder,
+        "settings": {g: settings[g] for g in goals},
+        "results": results,
+    }
 
     def log(text):
         print(text, flush=True)

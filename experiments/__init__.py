@@ -7,6 +7,7 @@ Each module declares its config (a :class:`toolkit.runs.spec.RunSpec` for the fr
 adding an experiment is adding one file. Run one with ``python -m toolkit run NAME`` or
 ``make NAME``.
 """
+
 from toolkit.runs.experiment import get_experiment, list_experiments
 
 __all__ = ["get_experiment", "list_experiments"]

@@ -19,19 +19,25 @@ Expect:  at initialisation the sigmoid net's first/last hidden-layer gradient ra
          sigmoid net stays near chance (≈ 10 % test accuracy) for the first epochs while tanh and
          the ReLU family learn. The report's observations say what this run measured.
 """
+
 import math
 
 import numpy as np
 
 from toolkit.activations import activation_label
-from toolkit.diagnostics import (ActivationStatsLogger, GradientNormLogger, activation_derivative, gradient_ratio,
-                                 layer_gradient_norms)
+from toolkit.claims import Claim
+from toolkit.diagnostics import (
+    ActivationStatsLogger,
+    GradientNormLogger,
+    activation_derivative,
+    gradient_ratio,
+    layer_gradient_norms,
+)
 from toolkit.errors import ToolkitError
 from toolkit.mlp import build_mlp
 from toolkit.plots import plot_history
 from toolkit.plots.activations import plot_activations, plot_gradient_norms
 from toolkit.plots.base import new_figure, save_figure
-from toolkit.claims import Claim
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, at_least, whole
 
@@ -50,25 +56,37 @@ RELU_FAMILY = ("relu", "leaky_relu", "prelu", "rrelu")
 
 def check(config):
     if len(config["hidden_units"]) < 2:
-        raise ToolkitError(f"hidden_units needs at least two layers for a first / last gradient ratio; "
-                           f"received {config['hidden_units']!r}")
+        raise ToolkitError(
+            f"hidden_units needs at least two layers for a first / last gradient ratio; "
+            f"received {config['hidden_units']!r}"
+        )
 
 
 CLAIMS = (
-    Claim("sigmoid-vanishing-gradient", "21–23",
-          "the sigmoid's derivative is at most 0.25, so the error signal vanishes through a deep sigmoid net",
-          "max of sigmoid′ over [-10, 10] <= 0.25, and the sigmoid MLP's first / last hidden-layer gradient-norm "
-          "ratio at initialisation is >= 100x smaller than the ReLU MLP's",
-          measure=lambda m: {"max sigmoid′": m["sigmoid_derivative_max"],
-                             "sigmoid ratio": m["sigmoid"]["gradient_ratio_init"],
-                             "ReLU ratio": m["relu"]["gradient_ratio_init"]},
-          holds=lambda v: v["max sigmoid′"] <= 0.25 + 1e-7 and v["sigmoid ratio"] * 100 <= v["ReLU ratio"]),
-    Claim("relu-family-trains", "24–27",
-          "after the same training every ReLU-family net beats the sigmoid net by a wide margin",
-          "test accuracy of each of relu, leaky_relu, prelu, rrelu >= the sigmoid net's + 20 points",
-          measure=lambda m: {"sigmoid accuracy (%)": 100 * m["sigmoid"]["test_accuracy"],
-                             **{f"{a} accuracy (%)": 100 * m[a]["test_accuracy"] for a in RELU_FAMILY}},
-          holds=lambda v: all(v[f"{a} accuracy (%)"] >= v["sigmoid accuracy (%)"] + 20 for a in RELU_FAMILY)),
+    Claim(
+        "sigmoid-vanishing-gradient",
+        "21–23",
+        "the sigmoid's derivative is at most 0.25, so the error signal vanishes through a deep sigmoid net",
+        "max of sigmoid′ over [-10, 10] <= 0.25, and the sigmoid MLP's first / last hidden-layer gradient-norm "
+        "ratio at initialisation is >= 100x smaller than the ReLU MLP's",
+        measure=lambda m: {
+            "max sigmoid′": m["sigmoid_derivative_max"],
+            "sigmoid ratio": m["sigmoid"]["gradient_ratio_init"],
+            "ReLU ratio": m["relu"]["gradient_ratio_init"],
+        },
+        holds=lambda v: v["max sigmoid′"] <= 0.25 + 1e-7 and v["sigmoid ratio"] * 100 <= v["ReLU ratio"],
+    ),
+    Claim(
+        "relu-family-trains",
+        "24–27",
+        "after the same training every ReLU-family net beats the sigmoid net by a wide margin",
+        "test accuracy of each of relu, leaky_relu, prelu, rrelu >= the sigmoid net's + 20 points",
+        measure=lambda m: {
+            "sigmoid accuracy (%)": 100 * m["sigmoid"]["test_accuracy"],
+            **{f"{a} accuracy (%)": 100 * m[a]["test_accuracy"] for a in RELU_FAMILY},
+        },
+        holds=lambda v: all(v[f"{a} accuracy (%)"] >= v["sigmoid accuracy (%)"] + 20 for a in RELU_FAMILY),
+    ),
 )
 
 
@@ -105,13 +123,22 @@ def _orders(a, b):
 
 
 @experiment(
-    name="activations-mnist", slides="21–27", order=5,
+    name="activations-mnist",
+    slides="21–27",
+    order=5,
     title="Vanishing gradients: a 10-hidden-layer MLP with sigmoid, tanh and the ReLU family",
-    summary=("The error signal is multiplied by f′ at every layer on its way back (slide 22); the sigmoid's "
-             "f′ ≤ 0.25 makes it vanish in a deep network (slide 23), tanh and the ReLU family keep it "
-             "(slides 24–27). This run measures the per-layer gradient norms of the same deep MLP with each "
-             "activation, at initialisation and during training, and the test accuracy each reaches."),
-    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
+    summary=(
+        "The error signal is multiplied by f′ at every layer on its way back (slide 22); the sigmoid's "
+        "f′ ≤ 0.25 makes it vanish in a deep network (slide 23), tanh and the ReLU family keep it "
+        "(slides 24–27). This run measures the per-layer gradient norms of the same deep MLP with each "
+        "activation, at initialisation and during training, and the test accuracy each reaches."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    check=check,
+    claims=CLAIMS,
+)
 def run(config, run):
     import keras
 
@@ -126,27 +153,41 @@ def run(config, run):
     for spec in config["activations"]:
         label = activation_label(spec)
         keras.utils.set_random_seed(int(config["seed"]))  # the same initial weights for every activation
-        model = build_mlp(ds.image_shape, hidden_units=units, activation=spec, num_classes=ds.num_classes,
-                          name=f"mlp_{label}")
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = build_mlp(
+            ds.image_shape, hidden_units=units, activation=spec, num_classes=ds.num_classes, name=f"mlp_{label}"
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(config["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         init_norms = layer_gradient_norms(model, x_probe, y_probe)
         grad_logger = GradientNormLogger(x_probe, y_probe)
         stats_logger = ActivationStatsLogger(x_probe)
         # the loggers' records are saved with the run's checkpoints: a resumed run has them too
-        history = run.fit(model, x_train, y_train, label=f"mlp-{label}", validation_data=(x_test, y_test),
-                          callbacks=[grad_logger, stats_logger]).history
+        history = run.fit(
+            model,
+            x_train,
+            y_train,
+            label=f"mlp-{label}",
+            validation_data=(x_test, y_test),
+            callbacks=[grad_logger, stats_logger],
+        ).history
         grad_records, stats_records = grad_logger.records, stats_logger.records
         _, test_acc = model.evaluate(x_test, y_test, batch_size=512, verbose=0)
         init_frac, kind = _unit_fraction(stats_records[0]["layers"], label) if stats_records else (math.nan, "-")
         end_frac, _ = _unit_fraction(stats_records[-1]["layers"], label) if stats_records else (math.nan, "-")
         results[label] = {
-            "init_norms": init_norms, "ratio_init": gradient_ratio(init_norms),
+            "init_norms": init_norms,
+            "ratio_init": gradient_ratio(init_norms),
             "ratio_end": grad_records[-1]["ratio"] if grad_records else math.nan,
             "by_epoch": {f"epoch {r['epoch']}": r["norms"] for r in grad_records},
             "ratios": [(r["epoch"], r["ratio"]) for r in grad_records],
-            "test_acc": float(test_acc), "history": history,
-            "frac_init": init_frac, "frac_end": end_frac, "frac_kind": kind,
+            "test_acc": float(test_acc),
+            "history": history,
+            "frac_init": init_frac,
+            "frac_end": end_frac,
+            "frac_kind": kind,
         }
         run.metric(f"{label}.gradient_ratio_init", results[label]["ratio_init"])
         run.metric(f"{label}.gradient_ratio_end", results[label]["ratio_end"])
@@ -157,35 +198,65 @@ def run(config, run):
 
     labels = list(results)
     epochs = config["epochs"]
-    run.table(f"First / last hidden-layer gradient norm (dense1 / dense{depth}) and test accuracy, "
-              f"{depth} hidden layers of {units[0]}{'' if len(set(units)) == 1 else '…'} units "
-              f"(probe batch of {len(x_probe)} training images)",
-              ["activation", "ratio at init", f"ratio after {epochs} epochs", "test accuracy",
-               "saturated / dead units at init", "… after training"],
-              [[lab, r["ratio_init"], r["ratio_end"], r["test_acc"],
+    run.table(
+        f"First / last hidden-layer gradient norm (dense1 / dense{depth}) and test accuracy, "
+        f"{depth} hidden layers of {units[0]}{'' if len(set(units)) == 1 else '…'} units "
+        f"(probe batch of {len(x_probe)} training images)",
+        [
+            "activation",
+            "ratio at init",
+            f"ratio after {epochs} epochs",
+            "test accuracy",
+            "saturated / dead units at init",
+            "… after training",
+        ],
+        [
+            [
+                lab,
+                r["ratio_init"],
+                r["ratio_end"],
+                r["test_acc"],
                 "-" if r["frac_kind"] == "-" else f"{r['frac_init']:.1%} {r['frac_kind']}",
-                "-" if r["frac_kind"] == "-" else f"{r['frac_end']:.1%} {r['frac_kind']}"]
-               for lab, r in results.items()])
+                "-" if r["frac_kind"] == "-" else f"{r['frac_end']:.1%} {r['frac_kind']}",
+            ]
+            for lab, r in results.items()
+        ],
+    )
     layers = _weight_layers(results[labels[0]]["init_norms"])
-    run.table("Gradient norm per layer at initialisation (kernel and bias together; rows input → output)",
-              ["layer", *labels], [[name, *[results[lab]["init_norms"].get(name, math.nan) for lab in labels]]
-                                   for name in layers])
+    run.table(
+        "Gradient norm per layer at initialisation (kernel and bias together; rows input → output)",
+        ["layer", *labels],
+        [[name, *[results[lab]["init_norms"].get(name, math.nan) for lab in labels]] for name in layers],
+    )
 
-    plot_activations(config["activations"], run.figure(
-        "activations.png", "Each activation (solid) and its derivative (dashed): the sigmoid's f′ peaks at "
-                           "0.25 (slide 23), tanh's and the ReLU family's at 1 (slides 24–27)"))
-    plot_gradient_norms({lab: {k: v for k, v in r["init_norms"].items() if k in layers} for lab, r in results.items()},
-                        run.figure("grad_norms_init.png", "Gradient norm per layer at initialisation, one line per "
-                                                          "activation (log scale; slides 22–23)"),
-                        title=f"gradient norm per layer at initialisation ({depth} hidden layers)")
+    plot_activations(
+        config["activations"],
+        run.figure(
+            "activations.png",
+            "Each activation (solid) and its derivative (dashed): the sigmoid's f′ peaks at "
+            "0.25 (slide 23), tanh's and the ReLU family's at 1 (slides 24–27)",
+        ),
+    )
+    plot_gradient_norms(
+        {lab: {k: v for k, v in r["init_norms"].items() if k in layers} for lab, r in results.items()},
+        run.figure(
+            "grad_norms_init.png",
+            "Gradient norm per layer at initialisation, one line per activation (log scale; slides 22–23)",
+        ),
+        title=f"gradient norm per layer at initialisation ({depth} hidden layers)",
+    )
     shown = [lab for lab in ("sigmoid", "relu") if lab in results] or labels[:1]
     for lab in shown:
         by_epoch = {e: {k: v for k, v in norms.items() if k in layers} for e, norms in results[lab]["by_epoch"].items()}
         if by_epoch:
-            plot_gradient_norms(by_epoch, run.figure(f"grad_norms_epochs_{lab}.png",
-                                                     f"The {lab} network's gradient norm per layer at "
-                                                     "initialisation (epoch 0) and after each epoch"),
-                                title=f"{lab}: gradient norm per layer, by epoch")
+            plot_gradient_norms(
+                by_epoch,
+                run.figure(
+                    f"grad_norms_epochs_{lab}.png",
+                    f"The {lab} network's gradient norm per layer at initialisation (epoch 0) and after each epoch",
+                ),
+                title=f"{lab}: gradient norm per layer, by epoch",
+            )
     fig, axes = new_figure(width=5.0)
     ax = axes[0, 0]
     for i, (lab, r) in enumerate(results.items()):
@@ -198,12 +269,18 @@ def run(config, run):
     ax.set_ylabel(f"dense1 / dense{depth} gradient norm")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    save_figure(fig, run.figure("gradient_ratio.png", "First / last hidden-layer gradient-norm ratio during "
-                                                      "training (log scale; 1 = no vanishing)"))
-    plot_history({lab: r["history"] for lab, r in results.items()},
-                 run.figure("training.png", "Loss and accuracy per epoch for each activation "
-                                            "(solid: training, dashed: test)"),
-                 metrics=("loss", "accuracy"))
+    save_figure(
+        fig,
+        run.figure(
+            "gradient_ratio.png",
+            "First / last hidden-layer gradient-norm ratio during training (log scale; 1 = no vanishing)",
+        ),
+    )
+    plot_history(
+        {lab: r["history"] for lab, r in results.items()},
+        run.figure("training.png", "Loss and accuracy per epoch for each activation (solid: training, dashed: test)"),
+        metrics=("loss", "accuracy"),
+    )
 
     # --- what this run measured
     by_ratio = sorted(labels, key=lambda lab: results[lab]["ratio_init"])
@@ -211,27 +288,39 @@ def run(config, run):
     if "sigmoid" in results and "relu" in results:
         low, high = "sigmoid", "relu"
     rl, rh = results[low]["ratio_init"], results[high]["ratio_init"]
-    run.observe(f"at initialisation the {low} net's first-layer gradient norm is {rl:.2g} times its last hidden "
-                f"layer's; {high}'s ratio is {rh:.2g}: {_orders(rl, rh):.1f} orders of magnitude apart")
-    run.observe("ratio at initialisation, smallest to largest: "
-                + ", ".join(f"{lab} {results[lab]['ratio_init']:.2g}" for lab in by_ratio))
+    run.observe(
+        f"at initialisation the {low} net's first-layer gradient norm is {rl:.2g} times its last hidden "
+        f"layer's; {high}'s ratio is {rh:.2g}: {_orders(rl, rh):.1f} orders of magnitude apart"
+    )
+    run.observe(
+        "ratio at initialisation, smallest to largest: "
+        + ", ".join(f"{lab} {results[lab]['ratio_init']:.2g}" for lab in by_ratio)
+    )
     for lab in [x for x in (low, high) if results[x]["ratios"]]:
         r = results[lab]
-        run.observe(f"after {epochs} epoch(s) the {lab} net's ratio is {r['ratio_end']:.2g} "
-                    f"(from {r['ratio_init']:.2g} at initialisation, {r['ratio_end'] / r['ratio_init']:.3g}x)")
+        run.observe(
+            f"after {epochs} epoch(s) the {lab} net's ratio is {r['ratio_end']:.2g} "
+            f"(from {r['ratio_init']:.2g} at initialisation, {r['ratio_end'] / r['ratio_init']:.3g}x)"
+        )
     by_acc = sorted(labels, key=lambda lab: results[lab]["test_acc"])
     best, worst = by_acc[-1], by_acc[0]
-    run.observe(f"after {epochs} epoch(s) the best test accuracy is {best}'s {results[best]['test_acc']:.1%}, the "
-                f"worst {worst}'s {results[worst]['test_acc']:.1%}")
+    run.observe(
+        f"after {epochs} epoch(s) the best test accuracy is {best}'s {results[best]['test_acc']:.1%}, the "
+        f"worst {worst}'s {results[worst]['test_acc']:.1%}"
+    )
     for lab in labels:
         r = results[lab]
         if r["frac_kind"] == "saturated" and r["frac_end"] == r["frac_end"]:
-            run.observe(f"{lab}: {r['frac_init']:.1%} of the hidden outputs on the probe batch are saturated at "
-                        f"initialisation, {r['frac_end']:.1%} after training")
+            run.observe(
+                f"{lab}: {r['frac_init']:.1%} of the hidden outputs on the probe batch are saturated at "
+                f"initialisation, {r['frac_end']:.1%} after training"
+            )
     if "relu" in results and results["relu"]["frac_kind"] == "dead":
         r = results["relu"]
-        run.observe(f"relu: {r['frac_init']:.1%} of the hidden units are dead (zero on every probe image) at "
-                    f"initialisation, {r['frac_end']:.1%} after training")
+        run.observe(
+            f"relu: {r['frac_init']:.1%} of the hidden units are dead (zero on every probe image) at "
+            f"initialisation, {r['frac_end']:.1%} after training"
+        )
 
     key = {}
     for lab in ("sigmoid", "relu"):
@@ -243,4 +332,3 @@ def run(config, run):
     if not key:
         key = {f"ratio_{low}": rl, f"test_acc_{best}": results[best]["test_acc"]}
     run.key_metrics(**key)
-

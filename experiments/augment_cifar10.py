@@ -26,17 +26,18 @@ Expect:  on the full run augmentation costs a little training accuracy and gains
          briefly for the difference to mean much. The report's observations say what this
          run measured.
 """
+
 import time
 
 import numpy as np
 
+from toolkit.claims import Claim
 from toolkit.cnn import augmentation, build_cnn
 from toolkit.errors import ToolkitError
 from toolkit.filters import invariance_curve, rotate_images, shift_images
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.plots.cnn import plot_augmented_samples, plot_confusion_matrix
-from toolkit.claims import Claim
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, between, choice, fraction, whole
 
@@ -84,27 +85,41 @@ def _in_range(m):
 def _measure(m):
     angle = _in_range(m)
     key = next(k for k in m["plain"]["rotation_accuracy"] if float(k) == angle)
-    return {"clean, without augmentation (%)": 100 * m["plain"]["test_accuracy"],
-            "clean, with augmentation (%)": 100 * m["augmented"]["test_accuracy"],
-            "rotation (°)": angle,
-            "rotated, without augmentation (%)": 100 * m["plain"]["rotation_accuracy"][key],
-            "rotated, with augmentation (%)": 100 * m["augmented"]["rotation_accuracy"][key]}
+    return {
+        "clean, without augmentation (%)": 100 * m["plain"]["test_accuracy"],
+        "clean, with augmentation (%)": 100 * m["augmented"]["test_accuracy"],
+        "rotation (°)": angle,
+        "rotated, without augmentation (%)": 100 * m["plain"]["rotation_accuracy"][key],
+        "rotated, with augmentation (%)": 100 * m["augmented"]["rotation_accuracy"][key],
+    }
 
 
 CLAIMS = (
-    Claim("augmentation-pays", "55",
-          "augmentation raises clean test accuracy over the same CNN trained without it (same data and epochs), "
-          "and raises accuracy on test images rotated within the trained range",
-          "with augmentation: clean test accuracy > without, and accuracy at the largest tested rotation inside "
-          "the trained range > without",
-          measure=_measure,
-          holds=lambda v: (v["clean, with augmentation (%)"] > v["clean, without augmentation (%)"]
-                           and v["rotated, with augmentation (%)"] > v["rotated, without augmentation (%)"])),
+    Claim(
+        "augmentation-pays",
+        "55",
+        "augmentation raises clean test accuracy over the same CNN trained without it (same data and epochs), "
+        "and raises accuracy on test images rotated within the trained range",
+        "with augmentation: clean test accuracy > without, and accuracy at the largest tested rotation inside "
+        "the trained range > without",
+        measure=_measure,
+        holds=lambda v: (
+            v["clean, with augmentation (%)"] > v["clean, without augmentation (%)"]
+            and v["rotated, with augmentation (%)"] > v["rotated, without augmentation (%)"]
+        ),
+    ),
 )
 
 
-QUICK = {"epochs": 2, "batch_size": 64, "limit": 2000, "test_limit": 500, "invariance_limit": 500, "shifts": [0, 2, 4],
-         "rotations": [0, 10, 20, 30]}
+QUICK = {
+    "epochs": 2,
+    "batch_size": 64,
+    "limit": 2000,
+    "test_limit": 500,
+    "invariance_limit": 500,
+    "shifts": [0, 2, 4],
+    "rotations": [0, 10, 20, 30],
+}
 
 
 def augment_params(config):
@@ -125,8 +140,16 @@ def build_classifier(config, input_shape, num_classes, augment=None, name="cnn")
     filters = config["filters"]
     blocks = [{"filters": f, "convs": int(config["convs"]), "batch_norm": True, "pool": "max"} for f in filters]
     dense = int(config["dense"])
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(dense,) if dense else (),
-                     dropout=float(config["dropout"]), num_classes=num_classes, augment=augment, name=name)
+    return build_cnn(
+        input_shape,
+        blocks,
+        head="flatten",
+        dense_units=(dense,) if dense else (),
+        dropout=float(config["dropout"]),
+        num_classes=num_classes,
+        augment=augment,
+        name=name,
+    )
 
 
 def _steady(seconds):
@@ -156,18 +179,29 @@ def check(config):
     if not config["filters"]:
         raise ToolkitError(f"filters must be a non-empty list of positive ints; received {config['filters']!r}")
     if not config["shifts"] or not config["rotations"]:
-        raise ToolkitError(f"shifts must be pixels >= 0 and rotations degrees, both non-empty; received "
-                           f"shifts={config['shifts']!r}, rotations={config['rotations']!r}")
+        raise ToolkitError(
+            f"shifts must be pixels >= 0 and rotations degrees, both non-empty; received "
+            f"shifts={config['shifts']!r}, rotations={config['rotations']!r}"
+        )
 
 
 @experiment(
-    name="augment-cifar10", slides="55", order=8,
+    name="augment-cifar10",
+    slides="55",
+    order=8,
     title="Data augmentation: a CNN on CIFAR-10 with and without it",
-    summary=("A CNN handles small shifts but not rotation (slide 55), so the training images are rotated by a few "
-             "degrees, zoomed, flipped, moved and partly erased. This run trains the same CNN without and with "
-             "such an augmentation pipeline and measures test accuracy, and accuracy on test images shifted by a "
-             "few pixels and rotated by a few degrees."),
-    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
+    summary=(
+        "A CNN handles small shifts but not rotation (slide 55), so the training images are rotated by a few "
+        "degrees, zoomed, flipped, moved and partly erased. This run trains the same CNN without and with "
+        "such an augmentation pipeline and measures test accuracy, and accuracy on test images shifted by a "
+        "few pixels and rotated by a few degrees."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    check=check,
+    claims=CLAIMS,
+)
 def run(config, run):
     import keras
 
@@ -186,10 +220,14 @@ def run(config, run):
     for tag in ("plain", "augmented"):
         pipeline = augmentation(**params, seed=seed) if tag == "augmented" else None
         keras.utils.set_random_seed(seed)  # the same initial weights for both
-        model = build_classifier(config, ds.image_shape, ds.num_classes, augment=pipeline,
-                                 name=f"{config['model']}_{tag}")
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = build_classifier(
+            config, ds.image_shape, ds.num_classes, augment=pipeline, name=f"{config['model']}_{tag}"
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(config["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         label = f"{config['model']}-{tag}"
         history = run.fit(model, x_train, y_train, label=label, validation_data=(x_test, y_test)).history
         start = time.perf_counter()
@@ -200,10 +238,19 @@ def run(config, run):
         shift_curve = invariance_curve(model, x_inv, y_inv, kind="shift", amounts=shifts, batch_size=512)
         rot_curve = invariance_curve(model, x_inv, y_inv, kind="rotate", amounts=rotations, batch_size=512)
         seconds = run.epoch_seconds(label)
-        results[tag] = {"model": model, "history": history, "pred": pred, "test_acc": test_acc,
-                        "train_acc": float(history["accuracy"][-1]), "shift": shift_curve, "rotate": rot_curve,
-                        "params": model.count_params(), "epoch_s": _steady(seconds),
-                        "first_s": seconds[0] if seconds else float("nan"), "test_s": test_seconds}
+        results[tag] = {
+            "model": model,
+            "history": history,
+            "pred": pred,
+            "test_acc": test_acc,
+            "train_acc": float(history["accuracy"][-1]),
+            "shift": shift_curve,
+            "rotate": rot_curve,
+            "params": model.count_params(),
+            "epoch_s": _steady(seconds),
+            "first_s": seconds[0] if seconds else float("nan"),
+            "test_s": test_seconds,
+        }
         run.metric(f"{tag}.test_accuracy", test_acc)
         run.metric(f"{tag}.train_accuracy_last_epoch", results[tag]["train_acc"])
         run.metric(f"{tag}.shift_accuracy", {str(k): v for k, v in shift_curve.items()})
@@ -218,30 +265,63 @@ def run(config, run):
     epochs = config["epochs"]
 
     # --- tables
-    run.table(f"Test accuracy after {epochs} epoch(s) ({len(x_train):,} training, {len(x_test):,} test images; "
-              f"augmentation: {steps})",
-              ["model", "parameters", "test accuracy", "training accuracy (last epoch)", "train - test",
-               f"shifted {max(shifts)} px", f"rotated {max(rotations):g}°", "s / epoch (after the 1st)",
-               "1st epoch s (with tracing)"],
-              [[f"{config['model']}, {tag}", r["params"], r["test_acc"], r["train_acc"], r["train_acc"] - r["test_acc"],
-                r["shift"][max(shifts)], r["rotate"][max(rotations)], r["epoch_s"], r["first_s"]]
-               for tag, r in results.items()])
-    run.table(f"Accuracy on shifted test images (pixels; mean over the four directions; {n_inv:,} test images)",
-              ["shift (px)", "without augmentation", "with augmentation", "difference"],
-              [[s, plain["shift"][s], aug["shift"][s], aug["shift"][s] - plain["shift"][s]] for s in shifts])
-    run.table(f"Accuracy on rotated test images (degrees; mean over both directions; {n_inv:,} test images)",
-              ["rotation (°)", "without augmentation", "with augmentation", "difference"],
-              [[f"{r:g}", plain["rotate"][r], aug["rotate"][r], aug["rotate"][r] - plain["rotate"][r]]
-               for r in rotations])
+    run.table(
+        f"Test accuracy after {epochs} epoch(s) ({len(x_train):,} training, {len(x_test):,} test images; "
+        f"augmentation: {steps})",
+        [
+            "model",
+            "parameters",
+            "test accuracy",
+            "training accuracy (last epoch)",
+            "train - test",
+            f"shifted {max(shifts)} px",
+            f"rotated {max(rotations):g}°",
+            "s / epoch (after the 1st)",
+            "1st epoch s (with tracing)",
+        ],
+        [
+            [
+                f"{config['model']}, {tag}",
+                r["params"],
+                r["test_acc"],
+                r["train_acc"],
+                r["train_acc"] - r["test_acc"],
+                r["shift"][max(shifts)],
+                r["rotate"][max(rotations)],
+                r["epoch_s"],
+                r["first_s"],
+            ]
+            for tag, r in results.items()
+        ],
+    )
+    run.table(
+        f"Accuracy on shifted test images (pixels; mean over the four directions; {n_inv:,} test images)",
+        ["shift (px)", "without augmentation", "with augmentation", "difference"],
+        [[s, plain["shift"][s], aug["shift"][s], aug["shift"][s] - plain["shift"][s]] for s in shifts],
+    )
+    run.table(
+        f"Accuracy on rotated test images (degrees; mean over both directions; {n_inv:,} test images)",
+        ["rotation (°)", "without augmentation", "with augmentation", "difference"],
+        [[f"{r:g}", plain["rotate"][r], aug["rotate"][r], aug["rotate"][r] - plain["rotate"][r]] for r in rotations],
+    )
 
     # --- figures
     idx = _one_per_class(y_test, 6)
-    plot_augmented_samples(pipeline, x_test[idx], run.figure(
-        "augmented_samples.png", f"Test images (left) and six draws of the training pipeline each ({steps}); "
-                                 "slide 55"), n_variants=6, seed=seed)
+    plot_augmented_samples(
+        pipeline,
+        x_test[idx],
+        run.figure(
+            "augmented_samples.png",
+            f"Test images (left) and six draws of the training pipeline each ({steps}); slide 55",
+        ),
+        n_variants=6,
+        seed=seed,
+    )
     sample = x_test[idx[:1]]  # a batch of one: a 3-D array would be read as (N, H, W)
-    rows = [[(f"shifted {s} px", shift_images(sample, s, 0)[0]) for s in shifts],
-            [(f"rotated {r:g}°", rotate_images(sample, r)[0]) for r in rotations]]
+    rows = [
+        [(f"shifted {s} px", shift_images(sample, s, 0)[0]) for s in shifts],
+        [(f"rotated {r:g}°", rotate_images(sample, r)[0]) for r in rotations],
+    ]
     ncols = max(len(shifts), len(rotations))
     fig, axes = new_figure(ncols=ncols, nrows=2, width=1.4, height=1.5)
     for row, panels in zip(axes, rows):
@@ -250,53 +330,94 @@ def run(config, run):
         for ax, (title, image) in zip(row, panels):
             ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", interpolation="nearest")
             ax.set_title(title, fontsize=7)
-    save_figure(fig, run.figure("test_distortions.png", "The test distortions measured: one test image shifted right "
-                                                        "by each amount (top), rotated by each angle (bottom)"))
+    save_figure(
+        fig,
+        run.figure(
+            "test_distortions.png",
+            "The test distortions measured: one test image shifted right "
+            "by each amount (top), rotated by each angle (bottom)",
+        ),
+    )
     fig, axes = new_figure(ncols=2, width=4.5)
     for ax, kind, unit in ((axes[0, 0], "shift", "shift (pixels)"), (axes[0, 1], "rotate", "rotation (degrees)")):
         for i, (tag, r) in enumerate(results.items()):
             curve = r[kind]
-            ax.plot(list(curve), list(curve.values()), "o-", color=f"C{i}",
-                    label="without augmentation" if tag == "plain" else "with augmentation")
+            ax.plot(
+                list(curve),
+                list(curve.values()),
+                "o-",
+                color=f"C{i}",
+                label="without augmentation" if tag == "plain" else "with augmentation",
+            )
         if kind == "rotate" and params["rotation"]:
             ax.axvline(params["rotation"], color="gray", linestyle=":", label=f"trained up to {params['rotation']:g}°")
         ax.set_xlabel(unit)
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    save_figure(fig, run.figure("invariance.png", "Test accuracy against shift and rotation of the test images, "
-                                                  "with and without augmentation (slides 42, 55)"))
-    plot_history({"without augmentation": plain["history"], "with augmentation": aug["history"]},
-                 run.figure("training.png", "Loss and accuracy per epoch (solid: training, dashed: test)"),
-                 metrics=("loss", "accuracy"))
-    plot_confusion_matrix(y_test, aug["pred"], ds.class_names, run.figure(
-        "confusion_augmented.png", "Confusion matrix of the augmented model on the test set (rows: true class)"))
+    save_figure(
+        fig,
+        run.figure(
+            "invariance.png",
+            "Test accuracy against shift and rotation of the test images, "
+            "with and without augmentation (slides 42, 55)",
+        ),
+    )
+    plot_history(
+        {"without augmentation": plain["history"], "with augmentation": aug["history"]},
+        run.figure("training.png", "Loss and accuracy per epoch (solid: training, dashed: test)"),
+        metrics=("loss", "accuracy"),
+    )
+    plot_confusion_matrix(
+        y_test,
+        aug["pred"],
+        ds.class_names,
+        run.figure(
+            "confusion_augmented.png", "Confusion matrix of the augmented model on the test set (rows: true class)"
+        ),
+    )
 
     # --- what this run measured
     delta = aug["test_acc"] - plain["test_acc"]
     verb = "raised" if delta > 0 else "lowered" if delta < 0 else "did not change"
-    run.observe(f"augmentation {verb} test accuracy from {plain['test_acc']:.1%} to {aug['test_acc']:.1%} "
-                f"({delta * 100:+.1f} points) after {epochs} epoch(s) on {len(x_train):,} training images")
-    run.observe(f"training minus test accuracy in the last epoch: {plain['train_acc'] - plain['test_acc']:+.1%} "
-                f"without augmentation, {aug['train_acc'] - aug['test_acc']:+.1%} with it (training accuracy "
-                f"{plain['train_acc']:.1%} vs {aug['train_acc']:.1%})")
+    run.observe(
+        f"augmentation {verb} test accuracy from {plain['test_acc']:.1%} to {aug['test_acc']:.1%} "
+        f"({delta * 100:+.1f} points) after {epochs} epoch(s) on {len(x_train):,} training images"
+    )
+    run.observe(
+        f"training minus test accuracy in the last epoch: {plain['train_acc'] - plain['test_acc']:+.1%} "
+        f"without augmentation, {aug['train_acc'] - aug['test_acc']:+.1%} with it (training accuracy "
+        f"{plain['train_acc']:.1%} vs {aug['train_acc']:.1%})"
+    )
     r_mid = _pick([r for r in rotations if r > 0] or rotations, 20.0)
     for r in sorted({r_mid, max(rotations)}):
-        kept = [res["rotate"][r] / res["rotate"][min(rotations)] if res["rotate"][min(rotations)] else float("nan")
-                for res in (plain, aug)]
-        run.observe(f"rotated {r:g}°: the plain CNN scored {plain['rotate'][r]:.1%} ({kept[0]:.0%} of its "
-                    f"unrotated {plain['rotate'][min(rotations)]:.1%}), the augmented one {aug['rotate'][r]:.1%} "
-                    f"({kept[1]:.0%} of {aug['rotate'][min(rotations)]:.1%})")
+        kept = [
+            res["rotate"][r] / res["rotate"][min(rotations)] if res["rotate"][min(rotations)] else float("nan")
+            for res in (plain, aug)
+        ]
+        run.observe(
+            f"rotated {r:g}°: the plain CNN scored {plain['rotate'][r]:.1%} ({kept[0]:.0%} of its "
+            f"unrotated {plain['rotate'][min(rotations)]:.1%}), the augmented one {aug['rotate'][r]:.1%} "
+            f"({kept[1]:.0%} of {aug['rotate'][min(rotations)]:.1%})"
+        )
     s_max = max(shifts)
-    run.observe(f"shifted {s_max} px: the plain CNN scored {plain['shift'][s_max]:.1%} "
-                f"(from {plain['shift'][min(shifts)]:.1%}), the augmented one {aug['shift'][s_max]:.1%} "
-                f"(from {aug['shift'][min(shifts)]:.1%})")
+    run.observe(
+        f"shifted {s_max} px: the plain CNN scored {plain['shift'][s_max]:.1%} "
+        f"(from {plain['shift'][min(shifts)]:.1%}), the augmented one {aug['shift'][s_max]:.1%} "
+        f"(from {aug['shift'][min(shifts)]:.1%})"
+    )
     drop_shift = plain["shift"][min(shifts)] - plain["shift"][s_max]
     drop_rot = plain["rotate"][min(rotations)] - plain["rotate"][r_mid]
-    run.observe(f"without augmentation a {s_max}-pixel shift cost {drop_shift * 100:.1f} points and a {r_mid:g}° "
-                f"rotation {drop_rot * 100:.1f} points of accuracy")
-    run.observe(f"an epoch took {plain['epoch_s']:.1f} s without and {aug['epoch_s']:.1f} s with augmentation "
-                f"({aug['epoch_s'] / plain['epoch_s']:.2f}x; after the first epoch, training and the test pass)")
-    run.key_metrics(test_acc_plain=plain["test_acc"], test_acc_augmented=aug["test_acc"],
-                    **{f"rot{r_mid:g}_plain": plain["rotate"][r_mid], f"rot{r_mid:g}_augmented": aug["rotate"][r_mid]})
-
+    run.observe(
+        f"without augmentation a {s_max}-pixel shift cost {drop_shift * 100:.1f} points and a {r_mid:g}° "
+        f"rotation {drop_rot * 100:.1f} points of accuracy"
+    )
+    run.observe(
+        f"an epoch took {plain['epoch_s']:.1f} s without and {aug['epoch_s']:.1f} s with augmentation "
+        f"({aug['epoch_s'] / plain['epoch_s']:.2f}x; after the first epoch, training and the test pass)"
+    )
+    run.key_metrics(
+        test_acc_plain=plain["test_acc"],
+        test_acc_augmented=aug["test_acc"],
+        **{f"rot{r_mid:g}_plain": plain["rotate"][r_mid], f"rot{r_mid:g}_augmented": aug["rotate"][r_mid]},
+    )

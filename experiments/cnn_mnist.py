@@ -15,17 +15,19 @@ Expect:  the CNN near 99.4 % test accuracy (99.41 % measured), the MLP near 98.3
          under rotation. The report's observations say what this run measured.
 """
 
+from toolkit.claims import Claim
+from toolkit.errors import ToolkitError
 from toolkit.filters import invariance_curve
 from toolkit.mlp import build_mlp
 from toolkit.models import build_model
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.cnn import plot_confusion_matrix, plot_feature_maps, plot_filters
-from toolkit.claims import Claim
-from toolkit.errors import ToolkitError
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, choice, whole
 
 SPEC = RunSpec(dataset="mnist", epochs=3, batch_size=128)
+
+
 def _model_check(key, value):
     from toolkit.models import list_models
 
@@ -55,24 +57,39 @@ def _acc(m, kind, amount, model):
 
 
 CLAIMS = (
-    Claim("cnn-shift-tolerance", "42, 45–54",
-          "a CNN tolerates small shifts better than an MLP, and is at least as accurate on unshifted digits",
-          "after a 2-pixel shift the CNN loses fewer accuracy points than the MLP, and CNN accuracy >= MLP "
-          "accuracy unshifted",
-          measure=lambda m: {"CNN unshifted (%)": _acc(m, "shift", 0, "cnn"), "MLP unshifted (%)": _acc(m, "shift", 0, "mlp"),
-                             "CNN shifted 2 px (%)": _acc(m, "shift", 2, "cnn"),
-                             "MLP shifted 2 px (%)": _acc(m, "shift", 2, "mlp")},
-          holds=lambda v: (v["CNN unshifted (%)"] >= v["MLP unshifted (%)"]
-                           and v["CNN unshifted (%)"] - v["CNN shifted 2 px (%)"]
-                           < v["MLP unshifted (%)"] - v["MLP shifted 2 px (%)"])),
-    Claim("no-rotation-invariance", "55", "neither a CNN nor an MLP is rotation-invariant",
-          "both lose >= 20 accuracy points on test digits rotated by 45 degrees",
-          measure=lambda m: {"CNN unrotated (%)": _acc(m, "rotate", 0, "cnn"),
-                             "CNN rotated 45° (%)": _acc(m, "rotate", 45, "cnn"),
-                             "MLP unrotated (%)": _acc(m, "rotate", 0, "mlp"),
-                             "MLP rotated 45° (%)": _acc(m, "rotate", 45, "mlp")},
-          holds=lambda v: (v["CNN unrotated (%)"] - v["CNN rotated 45° (%)"] >= 20
-                           and v["MLP unrotated (%)"] - v["MLP rotated 45° (%)"] >= 20)),
+    Claim(
+        "cnn-shift-tolerance",
+        "42, 45–54",
+        "a CNN tolerates small shifts better than an MLP, and is at least as accurate on unshifted digits",
+        "after a 2-pixel shift the CNN loses fewer accuracy points than the MLP, and CNN accuracy >= MLP "
+        "accuracy unshifted",
+        measure=lambda m: {
+            "CNN unshifted (%)": _acc(m, "shift", 0, "cnn"),
+            "MLP unshifted (%)": _acc(m, "shift", 0, "mlp"),
+            "CNN shifted 2 px (%)": _acc(m, "shift", 2, "cnn"),
+            "MLP shifted 2 px (%)": _acc(m, "shift", 2, "mlp"),
+        },
+        holds=lambda v: (
+            v["CNN unshifted (%)"] >= v["MLP unshifted (%)"]
+            and v["CNN unshifted (%)"] - v["CNN shifted 2 px (%)"] < v["MLP unshifted (%)"] - v["MLP shifted 2 px (%)"]
+        ),
+    ),
+    Claim(
+        "no-rotation-invariance",
+        "55",
+        "neither a CNN nor an MLP is rotation-invariant",
+        "both lose >= 20 accuracy points on test digits rotated by 45 degrees",
+        measure=lambda m: {
+            "CNN unrotated (%)": _acc(m, "rotate", 0, "cnn"),
+            "CNN rotated 45° (%)": _acc(m, "rotate", 45, "cnn"),
+            "MLP unrotated (%)": _acc(m, "rotate", 0, "mlp"),
+            "MLP rotated 45° (%)": _acc(m, "rotate", 45, "mlp"),
+        },
+        holds=lambda v: (
+            v["CNN unrotated (%)"] - v["CNN rotated 45° (%)"] >= 20
+            and v["MLP unrotated (%)"] - v["MLP rotated 45° (%)"] >= 20
+        ),
+    ),
 )
 
 
@@ -85,9 +102,13 @@ def schedule(config, train_size):
     decay to zero); raises ``ToolkitError`` for a bad schedule, rate or warm-up."""
     from toolkit.optimizers import learning_rate_schedule, steps_per_epoch
 
-    return learning_rate_schedule(config["schedule"], config["learning_rate"], epochs=config["epochs"],
-                                  steps=steps_per_epoch(train_size, config["batch_size"]),
-                                  warmup_epochs=config["warmup"])
+    return learning_rate_schedule(
+        config["schedule"],
+        config["learning_rate"],
+        epochs=config["epochs"],
+        steps=steps_per_epoch(train_size, config["batch_size"]),
+        warmup_epochs=config["warmup"],
+    )
 
 
 def compile_model(model, config, train_size):
@@ -95,34 +116,55 @@ def compile_model(model, config, train_size):
     ``cnn_mnist`` with this recipe."""
     from toolkit.optimizers import make_optimizer
 
-    model.compile(make_optimizer("adam", schedule(config, train_size)), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        make_optimizer("adam", schedule(config, train_size)), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
 @experiment(
-    name="cnn-mnist", slides="42, 45–55", order=7,
+    name="cnn-mnist",
+    slides="42, 45–55",
+    order=7,
     title="A CNN from blocks: what it learns, and how shifts and rotations hurt",
-    summary=("A convolutional network built from conv/pool blocks (slides 49–54) against a multi-layer perceptron, "
-             "with the CNN's learned filters, feature maps and confusion matrix, and both networks' accuracy on "
-             "shifted (slide 42) and rotated (slide 55) test digits."),
-    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
+    summary=(
+        "A convolutional network built from conv/pool blocks (slides 49–54) against a multi-layer perceptron, "
+        "with the CNN's learned filters, feature maps and confusion matrix, and both networks' accuracy on "
+        "shifted (slide 42) and rotated (slide 55) test digits."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    check=check,
+    claims=CLAIMS,
+)
 def run(config, run):
     ds = run.data()
     validation = (ds.x_test, ds.y_test)
     n = len(ds.x_train)
-    cnn = compile_model(build_model(config["model"], input_shape=ds.image_shape, num_classes=ds.num_classes),
-                        config, n)
-    mlp = compile_model(build_mlp(ds.image_shape, hidden_units=tuple(config["mlp_units"]), activation="relu",
-                                  num_classes=ds.num_classes), config, n)
+    cnn = compile_model(build_model(config["model"], input_shape=ds.image_shape, num_classes=ds.num_classes), config, n)
+    mlp = compile_model(
+        build_mlp(
+            ds.image_shape, hidden_units=tuple(config["mlp_units"]), activation="relu", num_classes=ds.num_classes
+        ),
+        config,
+        n,
+    )
     histories = {}
     for label, model in (("cnn", cnn), ("mlp", mlp)):
         histories[label] = run.fit(model, ds.x_train, ds.y_train, label=label, validation_data=validation).history
-    scores = {label: float(model.evaluate(ds.x_test, ds.y_test, verbose=0, batch_size=512)[1])
-              for label, model in (("cnn", cnn), ("mlp", mlp))}
-    run.table("Test accuracy", ["model", "parameters", "test accuracy (%)"],
-              [[f"CNN ({config['model']})", cnn.count_params(), 100 * scores["cnn"]],
-               [f"MLP ({'-'.join(map(str, config['mlp_units']))}, relu)", mlp.count_params(), 100 * scores["mlp"]]])
+    scores = {
+        label: float(model.evaluate(ds.x_test, ds.y_test, verbose=0, batch_size=512)[1])
+        for label, model in (("cnn", cnn), ("mlp", mlp))
+    }
+    run.table(
+        "Test accuracy",
+        ["model", "parameters", "test accuracy (%)"],
+        [
+            [f"CNN ({config['model']})", cnn.count_params(), 100 * scores["cnn"]],
+            [f"MLP ({'-'.join(map(str, config['mlp_units']))}, relu)", mlp.count_params(), 100 * scores["mlp"]],
+        ],
+    )
     run.metric("test_accuracy.cnn", scores["cnn"])
     run.metric("test_accuracy.mlp", scores["mlp"])
 
@@ -130,17 +172,35 @@ def run(config, run):
 
     convs = [layer.name for layer in cnn.layers if isinstance(layer, keras.layers.Conv2D)]
     first_conv = convs[0]
-    plot_filters(cnn, run.figure("filters.png", f"The learned first-layer filters ({first_conv}), slides 38–41"),
-                 layer_name=first_conv)
-    plot_feature_maps(cnn, convs[0], ds.x_test[0], run.figure(
-        "feature_maps_first.png", f"Feature maps of {convs[0]} for a test '{ds.class_names[ds.y_test[0]]}'"))
-    plot_feature_maps(cnn, convs[-1], ds.x_test[0], run.figure(
-        "feature_maps_last.png", f"Feature maps of {convs[-1]}, the last convolution, for the same digit"))
+    plot_filters(
+        cnn,
+        run.figure("filters.png", f"The learned first-layer filters ({first_conv}), slides 38–41"),
+        layer_name=first_conv,
+    )
+    plot_feature_maps(
+        cnn,
+        convs[0],
+        ds.x_test[0],
+        run.figure("feature_maps_first.png", f"Feature maps of {convs[0]} for a test '{ds.class_names[ds.y_test[0]]}'"),
+    )
+    plot_feature_maps(
+        cnn,
+        convs[-1],
+        ds.x_test[0],
+        run.figure("feature_maps_last.png", f"Feature maps of {convs[-1]}, the last convolution, for the same digit"),
+    )
     pred = cnn.predict(ds.x_test, batch_size=512, verbose=0).argmax(axis=1)
-    plot_confusion_matrix(ds.y_test, pred, ds.class_names, run.figure(
-        "confusion.png", "Confusion matrix of the CNN on the test set (rows: true class)"))
-    plot_history(histories, run.figure("training.png", "Training (solid) and test (dashed), per epoch"),
-                 metrics=("loss", "accuracy"))
+    plot_confusion_matrix(
+        ds.y_test,
+        pred,
+        ds.class_names,
+        run.figure("confusion.png", "Confusion matrix of the CNN on the test set (rows: true class)"),
+    )
+    plot_history(
+        histories,
+        run.figure("training.png", "Training (solid) and test (dashed), per epoch"),
+        metrics=("loss", "accuracy"),
+    )
 
     curves = {}
     for kind, amounts in (("shift", config["shifts"]), ("rotate", config["rotations"])):
@@ -148,33 +208,52 @@ def run(config, run):
             curves[(kind, label)] = invariance_curve(model, ds.x_test, ds.y_test, kind=kind, amounts=amounts)
     for kind, unit, amounts in (("shift", "pixels", config["shifts"]), ("rotate", "degrees", config["rotations"])):
         rows = [[a, 100 * curves[(kind, "cnn")][a], 100 * curves[(kind, "mlp")][a]] for a in amounts]
-        title = ("Accuracy (%) on test digits shifted by n pixels (mean of right, left, down, up), slide 42"
-                 if kind == "shift" else "Accuracy (%) on test digits rotated by n degrees (mean of both senses), "
-                                         "slide 55")
+        title = (
+            "Accuracy (%) on test digits shifted by n pixels (mean of right, left, down, up), slide 42"
+            if kind == "shift"
+            else "Accuracy (%) on test digits rotated by n degrees (mean of both senses), slide 55"
+        )
         run.table(title, [unit, "CNN", "MLP"], rows)
-        plot_lines(amounts, {"CNN": [r[1] for r in rows], "MLP": [r[2] for r in rows]},
-                   run.figure(f"invariance_{kind}.png", title.replace("Accuracy (%)", "Accuracy")),
-                   xlabel=f"{'shift' if kind == 'shift' else 'rotation'} ({unit})", ylabel="test accuracy (%)")
+        plot_lines(
+            amounts,
+            {"CNN": [r[1] for r in rows], "MLP": [r[2] for r in rows]},
+            run.figure(f"invariance_{kind}.png", title.replace("Accuracy (%)", "Accuracy")),
+            xlabel=f"{'shift' if kind == 'shift' else 'rotation'} ({unit})",
+            ylabel="test accuracy (%)",
+        )
         for a in amounts:
             run.metric(f"{kind}.{a}.cnn", curves[(kind, "cnn")][a])
             run.metric(f"{kind}.{a}.mlp", curves[(kind, "mlp")][a])
 
-    run.observe(f"on unshifted test digits the CNN reached {100 * scores['cnn']:.2f}% and the MLP "
-                f"{100 * scores['mlp']:.2f}%")
+    run.observe(
+        f"on unshifted test digits the CNN reached {100 * scores['cnn']:.2f}% and the MLP {100 * scores['mlp']:.2f}%"
+    )
     far = max(config["shifts"])
-    drop = {m: curves[("shift", m)][0] - curves[("shift", m)][far] for m in ("cnn", "mlp")} if 0 in config["shifts"] \
+    drop = (
+        {m: curves[("shift", m)][0] - curves[("shift", m)][far] for m in ("cnn", "mlp")}
+        if 0 in config["shifts"]
         else None
+    )
     if drop:
-        run.observe(f"a {far}-pixel shift cost the CNN {100 * drop['cnn']:.1f} points "
-                    f"({100 * curves[('shift', 'cnn')][far]:.1f}% left) and the MLP {100 * drop['mlp']:.1f} points "
-                    f"({100 * curves[('shift', 'mlp')][far]:.1f}% left)")
+        run.observe(
+            f"a {far}-pixel shift cost the CNN {100 * drop['cnn']:.1f} points "
+            f"({100 * curves[('shift', 'cnn')][far]:.1f}% left) and the MLP {100 * drop['mlp']:.1f} points "
+            f"({100 * curves[('shift', 'mlp')][far]:.1f}% left)"
+        )
     worst = max(config["rotations"])
-    run.observe(f"rotated by {worst} degrees the CNN kept {100 * curves[('rotate', 'cnn')][worst]:.1f}% and the MLP "
-                f"{100 * curves[('rotate', 'mlp')][worst]:.1f}%: "
-                f"{'neither' if max(curves[('rotate', m)][worst] for m in ('cnn', 'mlp')) < 0.9 else 'not both'} "
-                "stays above 90%, as slide 55 warns")
+    run.observe(
+        f"rotated by {worst} degrees the CNN kept {100 * curves[('rotate', 'cnn')][worst]:.1f}% and the MLP "
+        f"{100 * curves[('rotate', 'mlp')][worst]:.1f}%: "
+        f"{'neither' if max(curves[('rotate', m)][worst] for m in ('cnn', 'mlp')) < 0.9 else 'not both'} "
+        "stays above 90%, as slide 55 warns"
+    )
     run.save_model(cnn, "cnn")
-    run.key_metrics(cnn_test_accuracy=scores["cnn"], mlp_test_accuracy=scores["mlp"],
-                    **({f"cnn_shift{far}": curves[("shift", "cnn")][far], f"mlp_shift{far}": curves[("shift", "mlp")][far]}
-                       if drop else {}))
-
+    run.key_metrics(
+        cnn_test_accuracy=scores["cnn"],
+        mlp_test_accuracy=scores["mlp"],
+        **(
+            {f"cnn_shift{far}": curves[("shift", "cnn")][far], f"mlp_shift{far}": curves[("shift", "mlp")][far]}
+            if drop
+            else {}
+        ),
+    )

@@ -12,13 +12,14 @@ max_epochs, so every label count gets about the same number of weight updates.
 
 Cost:    full ≈ 30 min on 2 CPU cores; quick ≈ 1 min.
 """
+
 import numpy as np
 
 from toolkit.autoencoders import build_stacked_autoencoder, prepare_inputs
-from toolkit.plots import plot_lines
-from toolkit.pretraining import attach_head, pretrain_greedy
 from toolkit.claims import Claim
 from toolkit.errors import ToolkitError
+from toolkit.plots import plot_lines
+from toolkit.pretraining import attach_head, pretrain_greedy
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, whole
 
@@ -34,8 +35,10 @@ PARAMS = {
 
 def check(config):
     if max(config["depths"]) > len(config["widths"]):
-        raise ToolkitError(f"depths go up to {max(config['depths'])} but widths has {len(config['widths'])} "
-                           "entries; give one width per layer of the deepest net")
+        raise ToolkitError(
+            f"depths go up to {max(config['depths'])} but widths has {len(config['widths'])} "
+            "entries; give one width per layer of the deepest net"
+        )
 
 
 def _few(m, key):
@@ -43,28 +46,52 @@ def _few(m, key):
 
 
 CLAIMS = (
-    Claim("pretraining-few-labels", "16–19",
-          "with few labels, greedy pretraining lowers a deep sigmoid classifier's test error",
-          "with the fewest labels tried, test error of the pretrained sigmoid net < the same net from random "
-          "weights, at every depth >= 3 tried (at least one such depth)",
-          measure=lambda m: {"labels": _few(m, "labels"), "depths": _few(m, "depths"),
-                             "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained"),
-                             "random-init sigmoid error (%)": _few(m, "sigmoid_random")},
-          holds=lambda v: any(d >= 3 for d in v["depths"]) and all(
-              p < r for d, p, r in zip(v["depths"], v["pretrained sigmoid error (%)"],
-                                       v["random-init sigmoid error (%)"]) if d >= 3)),
-    Claim("relu-needs-no-pretraining", "20",
-          "a ReLU net from random weights does as well as the pretrained sigmoid net",
-          "with the fewest labels tried, at every depth tried: ReLU (random init) test error <= pretrained "
-          "sigmoid test error + 1 point",
-          measure=lambda m: {"labels": _few(m, "labels"), "depths": _few(m, "depths"),
-                             "ReLU error (%)": _few(m, "relu_random"),
-                             "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained")},
-          holds=lambda v: all(r <= p + 1.0 for r, p in zip(v["ReLU error (%)"], v["pretrained sigmoid error (%)"]))),
+    Claim(
+        "pretraining-few-labels",
+        "16–19",
+        "with few labels, greedy pretraining lowers a deep sigmoid classifier's test error",
+        "with the fewest labels tried, test error of the pretrained sigmoid net < the same net from random "
+        "weights, at every depth >= 3 tried (at least one such depth)",
+        measure=lambda m: {
+            "labels": _few(m, "labels"),
+            "depths": _few(m, "depths"),
+            "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained"),
+            "random-init sigmoid error (%)": _few(m, "sigmoid_random"),
+        },
+        holds=lambda v: (
+            any(d >= 3 for d in v["depths"])
+            and all(
+                p < r
+                for d, p, r in zip(v["depths"], v["pretrained sigmoid error (%)"], v["random-init sigmoid error (%)"])
+                if d >= 3
+            )
+        ),
+    ),
+    Claim(
+        "relu-needs-no-pretraining",
+        "20",
+        "a ReLU net from random weights does as well as the pretrained sigmoid net",
+        "with the fewest labels tried, at every depth tried: ReLU (random init) test error <= pretrained "
+        "sigmoid test error + 1 point",
+        measure=lambda m: {
+            "labels": _few(m, "labels"),
+            "depths": _few(m, "depths"),
+            "ReLU error (%)": _few(m, "relu_random"),
+            "pretrained sigmoid error (%)": _few(m, "sigmoid_pretrained"),
+        },
+        holds=lambda v: all(r <= p + 1.0 for r, p in zip(v["ReLU error (%)"], v["pretrained sigmoid error (%)"])),
+    ),
 )
 
-QUICK = {"depths": [2, 3], "labels": [300, 3000], "pretrain_epochs": 1, "epochs": 3, "max_epochs": 15,
-         "limit": 3000, "test_limit": 1000}
+QUICK = {
+    "depths": [2, 3],
+    "labels": [300, 3000],
+    "pretrain_epochs": 1,
+    "epochs": 3,
+    "max_epochs": 15,
+    "limit": 3000,
+    "test_limit": 1000,
+}
 
 
 def _encoder(x_dim, units, activation, name):
@@ -85,12 +112,21 @@ def _labelled(x, y, n, seed):
 
 
 @experiment(
-    name="pretrain-mnist", slides="16–20", order=3,
+    name="pretrain-mnist",
+    slides="16–20",
+    order=3,
     title="Greedy pretraining + fine-tuning against random initialisation, by depth and by label count",
-    summary=("Deep sigmoid classifiers, greedily pretrained as stacked autoencoders on all training images and "
-             "then fine-tuned with a softmax head (slides 16–19), against the same nets from random weights and "
-             "ReLU nets from random weights (slide 20), with few and with all labels."),
-    spec=SPEC, params=PARAMS, quick=QUICK, check=check, claims=CLAIMS)
+    summary=(
+        "Deep sigmoid classifiers, greedily pretrained as stacked autoencoders on all training images and "
+        "then fine-tuned with a softmax head (slides 16–19), against the same nets from random weights and "
+        "ReLU nets from random weights (slide 20), with few and with all labels."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    check=check,
+    claims=CLAIMS,
+)
 def run(config, run):
     ds = run.data()
     x_train, x_test = prepare_inputs(ds.x_train), prepare_inputs(ds.x_test)
@@ -101,8 +137,14 @@ def run(config, run):
         units = tuple(widths[:depth])
         parts = _encoder(x_train.shape[1], units, "sigmoid", f"sigmoid_d{depth}")
         callbacks, stage_callbacks = run.pretrain_hooks(f"pretrain-d{depth}")
-        pretrain_greedy(parts, x_train, epochs=config["pretrain_epochs"], batch_size=config["batch_size"],
-                        callbacks=callbacks, stage_callbacks=stage_callbacks)
+        pretrain_greedy(
+            parts,
+            x_train,
+            epochs=config["pretrain_epochs"],
+            batch_size=config["batch_size"],
+            callbacks=callbacks,
+            stage_callbacks=stage_callbacks,
+        )
         pretrained_weights = parts.encoder.get_weights()
         for n in label_counts:
             xl, yl = _labelled(x_train, ds.y_train, n, config["seed"])
@@ -126,26 +168,50 @@ def run(config, run):
         for d in config["depths"]:
             for v in variants:
                 run.metric(f"test_error.n{n}.d{d}.{v.replace(', ', '_').replace(' ', '_')}", results[(d, v, n)])
-        plot_lines(config["depths"], {v: [100 * results[(d, v, n)] for d in config["depths"]] for v in variants},
-                   run.figure(f"error_vs_depth_n{n}.png",
-                              f"Test error against depth with {n:,} labelled images (slides 16–20)"),
-                   xlabel="hidden layers", ylabel="test error (%)", title=f"{n:,} labels")
+        plot_lines(
+            config["depths"],
+            {v: [100 * results[(d, v, n)] for d in config["depths"]] for v in variants},
+            run.figure(
+                f"error_vs_depth_n{n}.png", f"Test error against depth with {n:,} labelled images (slides 16–20)"
+            ),
+            xlabel="hidden layers",
+            ylabel="test error (%)",
+            title=f"{n:,} labels",
+        )
         for d in config["depths"]:
             pre, rnd, relu = (results[(d, v, n)] for v in variants)
-            run.observe(f"{n:,} labels, {d} hidden layers: pretraining {'lowered' if pre < rnd else 'raised'} the "
-                        f"sigmoid net's test error from {100 * rnd:.2f}% to {100 * pre:.2f}%; ReLU from random "
-                        f"weights reached {100 * relu:.2f}%")
+            run.observe(
+                f"{n:,} labels, {d} hidden layers: pretraining {'lowered' if pre < rnd else 'raised'} the "
+                f"sigmoid net's test error from {100 * rnd:.2f}% to {100 * pre:.2f}%; ReLU from random "
+                f"weights reached {100 * relu:.2f}%"
+            )
     few, many = label_counts[0], label_counts[-1]
-    run.metric("few_labels", {"labels": few, "depths": list(config["depths"]), **{
-        key: [100 * results[(d, v, few)] for d in config["depths"]]
-        for key, v in zip(("sigmoid_pretrained", "sigmoid_random", "relu_random"), variants)}})
-    gain = {n: np.mean([results[(d, variants[1], n)] - results[(d, variants[0], n)] for d in config["depths"]])
-            for n in label_counts}
+    run.metric(
+        "few_labels",
+        {
+            "labels": few,
+            "depths": list(config["depths"]),
+            **{
+                key: [100 * results[(d, v, few)] for d in config["depths"]]
+                for key, v in zip(("sigmoid_pretrained", "sigmoid_random", "relu_random"), variants)
+            },
+        },
+    )
+    gain = {
+        n: np.mean([results[(d, variants[1], n)] - results[(d, variants[0], n)] for d in config["depths"]])
+        for n in label_counts
+    }
     if few != many:
-        run.observe(f"averaged over depths, pretraining changed the sigmoid nets' test error by "
-                    f"{-100 * gain[few]:+.2f} points with {few:,} labels and {-100 * gain[many]:+.2f} points with "
-                    f"{many:,}")
+        run.observe(
+            f"averaged over depths, pretraining changed the sigmoid nets' test error by "
+            f"{-100 * gain[few]:+.2f} points with {few:,} labels and {-100 * gain[many]:+.2f} points with "
+            f"{many:,}"
+        )
     deepest = max(config["depths"])
-    run.key_metrics(**{f"err_d{deepest}_n{n}_{tag}": results[(deepest, v, n)]
-                       for n in (few, many) for tag, v in (("pre", variants[0]), ("rand", variants[1]))})
-
+    run.key_metrics(
+        **{
+            f"err_d{deepest}_n{n}_{tag}": results[(deepest, v, n)]
+            for n in (few, many)
+            for tag, v in (("pre", variants[0]), ("rand", variants[1]))
+        }
+    )

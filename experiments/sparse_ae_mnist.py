@@ -12,13 +12,14 @@ Cost:    full ≈ 10 min on 2 CPU cores; quick ≈ 1 min.
 Penalty scales are set against the per-pixel mean binary cross-entropy the models
 minimise (KL's beta=3 in Ng's notes is for a loss summed over 64 pixels).
 """
+
 import numpy as np
 
 from toolkit.autoencoders import build_sparse_autoencoder, build_stacked_autoencoder, prepare_inputs
+from toolkit.claims import Claim
 from toolkit.plots.autoencoders import plot_feature_images, plot_reconstructions
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.regularizers import sparsity_stats
-from toolkit.claims import Claim
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, fraction, open_unit, whole
 
@@ -35,15 +36,20 @@ PARAMS = {
 def _penalty_claim(kind):
     name = kind.upper()
     return Claim(
-        f"sparsity-{kind}", "15",
+        f"sparsity-{kind}",
+        "15",
         f"a sparsity penalty ({name}) makes an over-complete autoencoder's hidden code sparse with its units alive",
         f"test set: mean hidden activation with {name} <= 1/4 of the unpenalised net's, and >= 90 % of the hidden "
         "units active on at least one test image",
-        measure=lambda m: {f"{name} mean activation": m[kind]["mean_activation"],
-                           "unpenalised mean activation": m["none"]["mean_activation"],
-                           f"{name} units alive (%)": 100 * (1 - m[kind]["fraction_dead_units"])},
-        holds=lambda v: (v[f"{name} mean activation"] <= v["unpenalised mean activation"] / 4
-                         and v[f"{name} units alive (%)"] >= 90))
+        measure=lambda m: {
+            f"{name} mean activation": m[kind]["mean_activation"],
+            "unpenalised mean activation": m["none"]["mean_activation"],
+            f"{name} units alive (%)": 100 * (1 - m[kind]["fraction_dead_units"]),
+        },
+        holds=lambda v: (
+            v[f"{name} mean activation"] <= v["unpenalised mean activation"] / 4 and v[f"{name} units alive (%)"] >= 90
+        ),
+    )
 
 
 CLAIMS = (_penalty_claim("l1"), _penalty_claim("kl"))
@@ -53,12 +59,20 @@ QUICK = {"hidden_units": 1000, "epochs": 4, "limit": 3000, "test_limit": 500}
 
 
 @experiment(
-    name="sparse-ae-mnist", slides="15", order=4,
+    name="sparse-ae-mnist",
+    slides="15",
+    order=4,
     title="Over-complete sparse autoencoders: L1 vs KL vs no constraint",
-    summary=("A hidden layer wider than the input is useful only under a sparsity constraint (slide 15). "
-             "Three over-complete autoencoders — no penalty, an L1 activity penalty, a KL penalty towards a "
-             "target rate — compared on reconstruction and on measured sparsity."),
-    spec=SPEC, params=PARAMS, quick=QUICK, claims=CLAIMS)
+    summary=(
+        "A hidden layer wider than the input is useful only under a sparsity constraint (slide 15). "
+        "Three over-complete autoencoders — no penalty, an L1 activity penalty, a KL penalty towards a "
+        "target rate — compared on reconstruction and on measured sparsity."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    claims=CLAIMS,
+)
 def run(config, run):
     ds = run.data()
     x_train, x_test = prepare_inputs(ds.x_train), prepare_inputs(ds.x_test)
@@ -66,8 +80,9 @@ def run(config, run):
     models = {
         "none": build_stacked_autoencoder(dim, (h,), activation="sigmoid", name="overcomplete_none"),
         "l1": build_sparse_autoencoder(dim, (h,), sparsity="l1", l1=config["l1"], name="overcomplete_l1"),
-        "kl": build_sparse_autoencoder(dim, (h,), sparsity="kl", rho=config["rho"], beta=config["beta"],
-                                       name="overcomplete_kl"),
+        "kl": build_sparse_autoencoder(
+            dim, (h,), sparsity="kl", rho=config["rho"], beta=config["beta"], name="overcomplete_kl"
+        ),
     }
     rows, stats = [], {}
     for kind, parts in models.items():
@@ -84,13 +99,20 @@ def run(config, run):
         kernel = parts.model.get_layer("enc1_dense").kernel
         import keras
 
-        plot_feature_images(keras.ops.convert_to_numpy(kernel), run.figure(
-            f"features_{kind}.png", f"Input weights of the first 64 hidden units, penalty: {kind}"),
-            image_shape=ds.image_shape[:2])
+        plot_feature_images(
+            keras.ops.convert_to_numpy(kernel),
+            run.figure(f"features_{kind}.png", f"Input weights of the first 64 hidden units, penalty: {kind}"),
+            image_shape=ds.image_shape[:2],
+        )
         if kind == "kl":
-            plot_reconstructions(x_test[:10], x_hat[:10], run.figure(
-                "reconstructions_kl.png", "Test digits and their reconstructions by the KL-sparse autoencoder"),
-                image_shape=ds.image_shape[:2])
+            plot_reconstructions(
+                x_test[:10],
+                x_hat[:10],
+                run.figure(
+                    "reconstructions_kl.png", "Test digits and their reconstructions by the KL-sparse autoencoder"
+                ),
+                image_shape=ds.image_shape[:2],
+            )
         fig, axes = new_figure(width=4.5)
         axes[0, 0].hist(codes.mean(axis=0), bins=40, color="C0")
         axes[0, 0].set_xlabel("mean activation of a hidden unit over the test set")
@@ -98,26 +120,37 @@ def run(config, run):
         save_figure(fig, run.figure(f"unit_activity_{kind}.png", f"How active each hidden unit is, penalty: {kind}"))
         run.save_model(parts.model, f"sparse_{kind}")
 
-    run.table(f"{dim} inputs → {h} hidden units (over-complete): reconstruction and sparsity on the test set "
-              f"(active = activation > {config['threshold']})",
-              ["penalty", "test MSE", "mean activation", "fraction active", "units never active"], rows)
+    run.table(
+        f"{dim} inputs → {h} hidden units (over-complete): reconstruction and sparsity on the test set "
+        f"(active = activation > {config['threshold']})",
+        ["penalty", "test MSE", "mean activation", "fraction active", "units never active"],
+        rows,
+    )
     base = stats["none"]
     for kind in ("l1", "kl"):
         s = stats[kind]
-        run.observe(f"the {kind.upper()} penalty cut the mean hidden activation from {base['mean_activation']:.3f} "
-                    f"(no constraint) to {s['mean_activation']:.3f} and the fraction of active entries from "
-                    f"{base['fraction_active']:.1%} to {s['fraction_active']:.1%}")
+        run.observe(
+            f"the {kind.upper()} penalty cut the mean hidden activation from {base['mean_activation']:.3f} "
+            f"(no constraint) to {s['mean_activation']:.3f} and the fraction of active entries from "
+            f"{base['fraction_active']:.1%} to {s['fraction_active']:.1%}"
+        )
     mse = {r[0]: r[1] for r in rows}
     run.observe(f"test reconstruction error: none {mse['none']:.4f}, L1 {mse['l1']:.4f}, KL {mse['kl']:.4f}")
-    run.observe(f"the KL penalty's target rate was rho={config['rho']}; the measured mean activation is "
-                f"{stats['kl']['mean_activation']:.3f}")
+    run.observe(
+        f"the KL penalty's target rate was rho={config['rho']}; the measured mean activation is "
+        f"{stats['kl']['mean_activation']:.3f}"
+    )
     dead = {kind: stats[kind]["fraction_dead_units"] for kind in ("none", "l1", "kl")}
     worst = max(dead, key=dead.get)
     if dead[worst] >= 0.1:  # sparse codes from few units are not the same as sparse codes from many
-        run.observe(f"{dead[worst]:.1%} of the hidden units never activate on the test set with the "
-                    f"{'no-constraint' if worst == 'none' else worst.upper()} model (none {dead['none']:.1%}, "
-                    f"L1 {dead['l1']:.1%}, KL {dead['kl']:.1%}): its sparsity comes partly from units that "
-                    "died rather than from each unit firing rarely")
-    run.key_metrics(kl_mean_activation=stats["kl"]["mean_activation"],
-                    none_mean_activation=base["mean_activation"], kl_mse=mse["kl"])
-
+        run.observe(
+            f"{dead[worst]:.1%} of the hidden units never activate on the test set with the "
+            f"{'no-constraint' if worst == 'none' else worst.upper()} model (none {dead['none']:.1%}, "
+            f"L1 {dead['l1']:.1%}, KL {dead['kl']:.1%}): its sparsity comes partly from units that "
+            "died rather than from each unit firing rarely"
+        )
+    run.key_metrics(
+        kl_mean_activation=stats["kl"]["mean_activation"],
+        none_mean_activation=base["mean_activation"],
+        kl_mse=mse["kl"],
+    )

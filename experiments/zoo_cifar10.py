@@ -26,12 +26,12 @@ Expect:  parameters range over two orders of magnitude (LeNet-5 ≈ 62 k, ResNet
          ResNet-20 on the full set with 164 epochs; not measured here). The report's
          observations say what this run measured.
 """
+
 import math
 import time
 
-import numpy as np
-
 import keras
+import numpy as np
 
 from toolkit.claims import Claim
 from toolkit.errors import ToolkitError
@@ -66,17 +66,22 @@ RESNETS = ("resnet20", "resnet56", "resnet9")
 def _measure(m):
     ran = [n for n in RESNETS if n in m]
     best = max(ran, key=lambda n: m[n]["test_acc"])
-    return {f"{best} (%)": 100 * m[best]["test_acc"], "lenet5 (%)": 100 * m["lenet5"]["test_acc"],
-            "alexnet (%)": 100 * m["alexnet"]["test_acc"]}
+    return {
+        f"{best} (%)": 100 * m[best]["test_acc"],
+        "lenet5 (%)": 100 * m["lenet5"]["test_acc"],
+        "alexnet (%)": 100 * m["alexnet"]["test_acc"],
+    }
 
 
 CLAIMS = (
-    Claim("resnet-beats-classics", "56",
-          "at an equal training budget a residual network beats LeNet-5 and AlexNet on CIFAR-10",
-          "same images, epochs, optimizer and batch size: the best ResNet's test accuracy > LeNet-5's and > "
-          "AlexNet's",
-          measure=_measure,
-          holds=lambda v: next(iter(v.values())) > max(v["lenet5 (%)"], v["alexnet (%)"])),
+    Claim(
+        "resnet-beats-classics",
+        "56",
+        "at an equal training budget a residual network beats LeNet-5 and AlexNet on CIFAR-10",
+        "same images, epochs, optimizer and batch size: the best ResNet's test accuracy > LeNet-5's and > AlexNet's",
+        measure=_measure,
+        holds=lambda v: next(iter(v.values())) > max(v["lenet5 (%)"], v["alexnet (%)"]),
+    ),
 )
 
 
@@ -138,12 +143,21 @@ def _finite(values):
 
 
 @experiment(
-    name="zoo-cifar10", slides="56", order=9, title="The CNN zoo on CIFAR-10, side by side",
-    summary=("After LeNet came AlexNet, VGG, GoogLeNet and ResNet (slide 56): deeper, wider, with Inception "
-             "modules and shortcut connections. This run trains small CIFAR-sized versions of the models named "
-             "in its config the same way and compares their parameters, training time per epoch and test "
-             "accuracy."),
-    spec=SPEC, params=PARAMS, quick=QUICK, claims=CLAIMS)
+    name="zoo-cifar10",
+    slides="56",
+    order=9,
+    title="The CNN zoo on CIFAR-10, side by side",
+    summary=(
+        "After LeNet came AlexNet, VGG, GoogLeNet and ResNet (slide 56): deeper, wider, with Inception "
+        "modules and shortcut connections. This run trains small CIFAR-sized versions of the models named "
+        "in its config the same way and compares their parameters, training time per epoch and test "
+        "accuracy."
+    ),
+    spec=SPEC,
+    params=PARAMS,
+    quick=QUICK,
+    claims=CLAIMS,
+)
 def run(config, run):
     from toolkit.models import build_model
 
@@ -154,22 +168,33 @@ def run(config, run):
     for name in names:
         keras.utils.set_random_seed(int(config["seed"]))
         model = build_model(name, ds.image_shape, ds.num_classes)
-        model.compile(optimizer=make_optimizer(config["optimizer"], config["learning_rate"], config["momentum"],
-                                               config["weight_decay"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=make_optimizer(
+                config["optimizer"], config["learning_rate"], config["momentum"], config["weight_decay"]
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         timer = EpochTimer()
-        history = run.fit(model, x_train, y_train, label=name, validation_data=(x_test, y_test),
-                          callbacks=[timer]).history
+        history = run.fit(
+            model, x_train, y_train, label=name, validation_data=(x_test, y_test), callbacks=[timer]
+        ).history
         timing = timer.records
         val = history.get("val_accuracy", [])
         test_acc = val[-1]  # the last epoch's pass over the test set
         best = int(np.argmax(val)) + 1 if val else 0
         train_s = _finite(timing["train"])
-        r = {"params": model.count_params(), "test_acc": float(test_acc), "history": history,
-             "best_epoch": best, "best_acc": float(max(val)) if val else float(test_acc),
-             "train_s": float(np.mean(train_s)) if train_s else float("nan"),
-             "test_s": float(timing["test"][-1]) if timing["test"] else float("nan"),
-             "first_step_s": timing["first_step"] if timing["first_step"] is not None else float("nan"),
-             "train_acc": float(history["accuracy"][-1])}
+        r = {
+            "params": model.count_params(),
+            "test_acc": float(test_acc),
+            "history": history,
+            "best_epoch": best,
+            "best_acc": float(max(val)) if val else float(test_acc),
+            "train_s": float(np.mean(train_s)) if train_s else float("nan"),
+            "test_s": float(timing["test"][-1]) if timing["test"] else float("nan"),
+            "first_step_s": timing["first_step"] if timing["first_step"] is not None else float("nan"),
+            "train_acc": float(history["accuracy"][-1]),
+        }
         results[name] = r
         for key in ("params", "test_acc", "best_epoch", "train_s", "test_s", "first_step_s"):
             run.metric(f"{name}.{key}", r[key])
@@ -177,24 +202,50 @@ def run(config, run):
     n_train, n_test, epochs = len(x_train), len(x_test), config["epochs"]
     full = n_train >= 50000 and n_test >= 10000
     if not full:
-        run.note(f"a CPU-sized run: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s); the "
-                 "accuracies compare how fast the models start to learn, not what they reach. The full-size run "
-                 "(all 50,000 training and 10,000 test images) is for a GPU: python -m toolkit run zoo-cifar10 "
-                 "--device gpu --backend jax --set limit=none --set test_limit=none --set epochs=30 "
-                 "--set mixed_precision=true")
+        run.note(
+            f"a CPU-sized run: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s); the "
+            "accuracies compare how fast the models start to learn, not what they reach. The full-size run "
+            "(all 50,000 training and 10,000 test images) is for a GPU: python -m toolkit run zoo-cifar10 "
+            "--device gpu --backend jax --set limit=none --set test_limit=none --set epochs=30 "
+            "--set mixed_precision=true"
+        )
     run.note("seconds are wall-clock on this machine (see env.json); on a shared machine they vary with its load")
 
-    run.table(f"The zoo on CIFAR-10: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s), "
-              f"{config['optimizer']} (learning rate {config['learning_rate']:g}), batch {config['batch_size']}",
-              ["model", "parameters", "training s / epoch", "test pass s (last epoch)",
-               "1st step s (tracing + compiling)",
-               "training accuracy (last epoch)", "test accuracy", "best epoch", "best-epoch test accuracy"],
-              [[name, r["params"], r["train_s"], r["test_s"], r["first_step_s"], r["train_acc"], r["test_acc"],
-                r["best_epoch"], r["best_acc"]] for name, r in results.items()])
+    run.table(
+        f"The zoo on CIFAR-10: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s), "
+        f"{config['optimizer']} (learning rate {config['learning_rate']:g}), batch {config['batch_size']}",
+        [
+            "model",
+            "parameters",
+            "training s / epoch",
+            "test pass s (last epoch)",
+            "1st step s (tracing + compiling)",
+            "training accuracy (last epoch)",
+            "test accuracy",
+            "best epoch",
+            "best-epoch test accuracy",
+        ],
+        [
+            [
+                name,
+                r["params"],
+                r["train_s"],
+                r["test_s"],
+                r["first_step_s"],
+                r["train_acc"],
+                r["test_acc"],
+                r["best_epoch"],
+                r["best_acc"],
+            ]
+            for name, r in results.items()
+        ],
+    )
 
-    plot_history({name: r["history"] for name, r in results.items()},
-                 run.figure("training.png", "Loss and accuracy per epoch for each model "
-                                            "(solid: training, dashed: test)"), metrics=("loss", "accuracy"))
+    plot_history(
+        {name: r["history"] for name, r in results.items()},
+        run.figure("training.png", "Loss and accuracy per epoch for each model (solid: training, dashed: test)"),
+        metrics=("loss", "accuracy"),
+    )
     fig, axes = new_figure(width=5.0)
     ax = axes[0, 0]
     for i, (name, r) in enumerate(results.items()):
@@ -204,8 +255,12 @@ def run(config, run):
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("test accuracy")
     ax.grid(alpha=0.3, which="both")
-    save_figure(fig, run.figure("accuracy_vs_parameters.png", f"Test accuracy after {epochs} epoch(s) against "
-                                                               "the number of parameters"))
+    save_figure(
+        fig,
+        run.figure(
+            "accuracy_vs_parameters.png", f"Test accuracy after {epochs} epoch(s) against the number of parameters"
+        ),
+    )
     fig, axes = new_figure(width=max(4.0, 0.8 * len(results) + 1.5))
     ax = axes[0, 0]
     labels = list(results)
@@ -216,23 +271,33 @@ def run(config, run):
     ax.set_title(f"{n_train:,} training images per epoch", fontsize=9)
     ax.tick_params(axis="x", rotation=45)
     ax.grid(alpha=0.3, axis="y")
-    save_figure(fig, run.figure("time_per_epoch.png", "Training seconds per epoch (the first step's tracing and "
-                                                      "compiling left out)"))
+    save_figure(
+        fig,
+        run.figure(
+            "time_per_epoch.png", "Training seconds per epoch (the first step's tracing and compiling left out)"
+        ),
+    )
 
     # --- what this run measured
     by_params = sorted(labels, key=lambda n: results[n]["params"])
     small, big = by_params[0], by_params[-1]
-    run.observe(f"parameters range from {small}'s {results[small]['params']:,} to {big}'s "
-                f"{results[big]['params']:,} ({results[big]['params'] / results[small]['params']:.0f}x)")
+    run.observe(
+        f"parameters range from {small}'s {results[small]['params']:,} to {big}'s "
+        f"{results[big]['params']:,} ({results[big]['params'] / results[small]['params']:.0f}x)"
+    )
     timed = [n for n in labels if math.isfinite(results[n]["train_s"])]
     if timed:
         fast, slow = min(timed, key=lambda n: results[n]["train_s"]), max(timed, key=lambda n: results[n]["train_s"])
-        run.observe(f"training time per epoch ranges from {fast}'s {results[fast]['train_s']:.1f} s to {slow}'s "
-                    f"{results[slow]['train_s']:.1f} s ({results[slow]['train_s'] / results[fast]['train_s']:.0f}x) "
-                    f"on {n_train:,} images")
+        run.observe(
+            f"training time per epoch ranges from {fast}'s {results[fast]['train_s']:.1f} s to {slow}'s "
+            f"{results[slow]['train_s']:.1f} s ({results[slow]['train_s'] / results[fast]['train_s']:.0f}x) "
+            f"on {n_train:,} images"
+        )
     by_acc = sorted(labels, key=lambda n: results[n]["test_acc"], reverse=True)
-    run.observe(f"test accuracy after {epochs} epoch(s), best to worst: "
-                + ", ".join(f"{n} {results[n]['test_acc']:.1%}" for n in by_acc))
+    run.observe(
+        f"test accuracy after {epochs} epoch(s), best to worst: "
+        + ", ".join(f"{n} {results[n]['test_acc']:.1%}" for n in by_acc)
+    )
     if len(labels) > 1:
         p = np.log([results[n]["params"] for n in labels])
         a = np.array([results[n]["test_acc"] for n in labels])
@@ -241,9 +306,12 @@ def run(config, run):
     for a_name, b_name in (("resnet20", "resnet56"), ("vgg11", "vgg16")):
         if a_name in results and b_name in results:
             ra, rb = results[a_name], results[b_name]
-            run.observe(f"{b_name} has {rb['params'] / ra['params']:.1f}x {a_name}'s parameters, takes "
-                        f"{rb['train_s'] / ra['train_s']:.1f}x its time per epoch and scored {rb['test_acc']:.1%} "
-                        f"against {ra['test_acc']:.1%}")
-    run.key_metrics(**{f"test_acc_{n}": results[n]["test_acc"] for n in by_acc[:2]},
-                    **({f"s_per_epoch_{slow}": results[slow]["train_s"]} if timed else {}))
-
+            run.observe(
+                f"{b_name} has {rb['params'] / ra['params']:.1f}x {a_name}'s parameters, takes "
+                f"{rb['train_s'] / ra['train_s']:.1f}x its time per epoch and scored {rb['test_acc']:.1%} "
+                f"against {ra['test_acc']:.1%}"
+            )
+    run.key_metrics(
+        **{f"test_acc_{n}": results[n]["test_acc"] for n in by_acc[:2]},
+        **({f"s_per_epoch_{slow}": results[slow]["train_s"]} if timed else {}),
+    )

@@ -6,6 +6,7 @@
 - ``@pytest.mark.backends``: backend-sensitive tests; ``make test`` runs them again under
   ``KERAS_BACKEND=jax``.
 """
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -6,6 +6,7 @@
   received a non-zero gradient) and produces no NaN.
 - :func:`assert_overfits`: a tiny model drives the loss on a tiny batch far down.
 """
+
 import os
 import subprocess
 import sys

@@ -1,4 +1,5 @@
 """The activation resolver, derivatives by autodiff against closed forms, the figure (slides 21–27)."""
+
 import os
 
 import keras
@@ -27,9 +28,14 @@ def test_every_name_resolves_to_a_named_layer_that_runs():
 
 def test_lecture_activations_compute_their_formulas():
     x = X.reshape(-1, 1)
-    expected = {"sigmoid": _sigmoid(X), "tanh": np.tanh(X), "relu": np.maximum(X, 0),
-                "leaky_relu": np.where(X >= 0, X, 0.2 * X), "prelu": np.where(X >= 0, X, 0.25 * X),
-                "rrelu": np.where(X >= 0, X, X * (1 / 8 + 1 / 3) / 2)}
+    expected = {
+        "sigmoid": _sigmoid(X),
+        "tanh": np.tanh(X),
+        "relu": np.maximum(X, 0),
+        "leaky_relu": np.where(X >= 0, X, 0.2 * X),
+        "prelu": np.where(X >= 0, X, 0.25 * X),
+        "rrelu": np.where(X >= 0, X, X * (1 / 8 + 1 / 3) / 2),
+    }
     assert set(expected) == set(LECTURE_ACTIVATIONS)
     for name, want in expected.items():
         got = keras.ops.convert_to_numpy(get_activation(name)(x, training=False)).reshape(-1)
@@ -74,8 +80,7 @@ def test_derivatives_by_autodiff_match_the_closed_forms():
     np.testing.assert_allclose(activation_derivative("relu", X), (X > 0).astype("float32"))
     np.testing.assert_allclose(activation_derivative("leaky_relu", X), np.where(X > 0, 1.0, 0.2), rtol=1e-6)
     np.testing.assert_allclose(activation_derivative("prelu", X), np.where(X > 0, 1.0, 0.25), rtol=1e-6)
-    np.testing.assert_allclose(activation_derivative("rrelu", X), np.where(X > 0, 1.0, (1 / 8 + 1 / 3) / 2),
-                               rtol=1e-6)
+    np.testing.assert_allclose(activation_derivative("rrelu", X), np.where(X > 0, 1.0, (1 / 8 + 1 / 3) / 2), rtol=1e-6)
     grid = np.linspace(-5, 5, 1001, dtype="float32")  # contains 0 exactly
     for name, peak in (("sigmoid", 0.25), ("tanh", 1.0)):
         d = activation_derivative(name, grid)

@@ -1,4 +1,5 @@
 """Autoencoder builders (slides 2–8, 15): shapes, shared layers, tied weights, save/load."""
+
 import os
 import subprocess
 import sys
@@ -8,10 +9,17 @@ import numpy as np
 import pytest
 
 from tests.harness import REPO, assert_every_weight_trains, assert_overfits, run_model_saving_test
-from toolkit.autoencoders import (AutoencoderParts, build_autoencoder, build_conv_autoencoder,
-                                  build_denoising_autoencoder, build_sparse_autoencoder,
-                                  build_stacked_autoencoder, default_loss, prepare_inputs,
-                                  reconstruction_error)
+from toolkit.autoencoders import (
+    AutoencoderParts,
+    build_autoencoder,
+    build_conv_autoencoder,
+    build_denoising_autoencoder,
+    build_sparse_autoencoder,
+    build_stacked_autoencoder,
+    default_loss,
+    prepare_inputs,
+    reconstruction_error,
+)
 from toolkit.layers import DenseTranspose
 from toolkit.regularizers import sparsity_stats
 
@@ -31,8 +39,10 @@ def _all_kinds():
         "stacked": (build_stacked_autoencoder(16, (8, 4), activation="relu", code_activation="linear"), X),
         "tied": (build_stacked_autoencoder(16, (8, 4), tied=True, activation="tanh", name="tied_ae"), X),
         "sparse_kl": (build_sparse_autoencoder(16, (24,), sparsity="kl", rho=0.1, beta=0.5), X),
-        "sparse_l1": (build_sparse_autoencoder(16, (24,), sparsity="l1", l1=1e-3, activation="relu",
-                                               name="sparse_l1"), X),
+        "sparse_l1": (
+            build_sparse_autoencoder(16, (24,), sparsity="l1", l1=1e-3, activation="relu", name="sparse_l1"),
+            X,
+        ),
         "denoising": (build_denoising_autoencoder(16, (8,), noise="gaussian", noise_level=0.2), X),
         "conv": (build_conv_autoencoder((8, 8, 1), filters=(4, 2), code_units=3), IMAGES),
     }
@@ -43,8 +53,21 @@ def test_shapes_and_stage_names():
     assert tuple(encoder.output.shape) == (None, 2)
     assert tuple(decoder.output.shape) == tuple(model.output.shape) == (None, 16)
     names = [layer.name for layer in model.layers]
-    assert names == ["input", "enc1_dense", "enc1_act", "enc2_dense", "enc2_act", "enc3_dense", "enc3_act",
-                     "dec3_dense", "dec3_act", "dec2_dense", "dec2_act", "dec1_dense", "dec1_act"]
+    assert names == [
+        "input",
+        "enc1_dense",
+        "enc1_act",
+        "enc2_dense",
+        "enc2_act",
+        "enc3_dense",
+        "enc3_act",
+        "dec3_dense",
+        "dec3_act",
+        "dec2_dense",
+        "dec2_act",
+        "dec1_dense",
+        "dec1_act",
+    ]
     assert [model.get_layer(f"dec{k}_dense").units for k in (3, 2, 1)] == [4, 8, 16]
 
 
@@ -68,8 +91,9 @@ def test_loss_follows_the_output_activation():
 
 
 def test_tied_decoder_uses_the_transposed_encoder_kernel():
-    model, encoder, decoder = build_stacked_autoencoder(16, (8,), tied=True, activation="linear",
-                                                        output_activation="linear")
+    model, encoder, decoder = build_stacked_autoencoder(
+        16, (8,), tied=True, activation="linear", output_activation="linear"
+    )
     enc, dec = model.get_layer("enc1_dense"), model.get_layer("dec1_dense")
     assert isinstance(dec, DenseTranspose) and dec.tied_to is enc
     assert [v.path for v in model.trainable_variables] == ["enc1_dense/kernel", "enc1_dense/bias", "dec1_dense/bias"]
@@ -79,8 +103,7 @@ def test_tied_decoder_uses_the_transposed_encoder_kernel():
 
 
 def test_sparse_autoencoder_is_over_complete_and_reports_sparsity():
-    model, encoder, _ = build_sparse_autoencoder(16, (32,), rho=0.05, beta=3.0,
-                                                 optimizer=keras.optimizers.Adam(0.05))
+    model, encoder, _ = build_sparse_autoencoder(16, (32,), rho=0.05, beta=3.0, optimizer=keras.optimizers.Adam(0.05))
     assert encoder.output.shape[-1] > model.input.shape[-1]
     assert model.get_layer("enc1_sparsity").regularizer.get_config()["rho"] == 0.05
     before = sparsity_stats(encoder.predict(X, verbose=0))
@@ -106,21 +129,24 @@ def test_conv_autoencoder_shapes_and_names():
     assert noisy.model.get_layer("input_noise") is not None
 
 
-@pytest.mark.parametrize("call, text", [
-    (lambda: build_stacked_autoencoder(16, ()), "received ()"),
-    (lambda: build_stacked_autoencoder(16, (8, 0)), "received (8, 0)"),
-    (lambda: build_stacked_autoencoder(16, (8, -2)), "positive ints"),
-    (lambda: build_stacked_autoencoder(16, (8.5,)), "8.5"),
-    (lambda: build_stacked_autoencoder(0, (8,)), "input_dim"),
-    (lambda: build_autoencoder(16, 4, activation="sigmod"), "'sigmod'"),
-    (lambda: build_sparse_autoencoder(16, (8,), rho=1.0), "rho"),
-    (lambda: build_sparse_autoencoder(16, (8,), activation="relu"), "'relu'"),
-    (lambda: build_sparse_autoencoder(16, (8,), sparsity="l3"), "'l3'"),
-    (lambda: build_denoising_autoencoder(16, (8,), noise="salt"), "'salt'"),
-    (lambda: build_denoising_autoencoder(16, (8,), noise="dropout", noise_level=1.5), "1.5"),
-    (lambda: build_conv_autoencoder((10, 10, 1), filters=(4, 4)), "divisible"),
-    (lambda: build_conv_autoencoder((8, 8), filters=(4,)), "(8, 8)"),
-])
+@pytest.mark.parametrize(
+    "call, text",
+    [
+        (lambda: build_stacked_autoencoder(16, ()), "received ()"),
+        (lambda: build_stacked_autoencoder(16, (8, 0)), "received (8, 0)"),
+        (lambda: build_stacked_autoencoder(16, (8, -2)), "positive ints"),
+        (lambda: build_stacked_autoencoder(16, (8.5,)), "8.5"),
+        (lambda: build_stacked_autoencoder(0, (8,)), "input_dim"),
+        (lambda: build_autoencoder(16, 4, activation="sigmod"), "'sigmod'"),
+        (lambda: build_sparse_autoencoder(16, (8,), rho=1.0), "rho"),
+        (lambda: build_sparse_autoencoder(16, (8,), activation="relu"), "'relu'"),
+        (lambda: build_sparse_autoencoder(16, (8,), sparsity="l3"), "'l3'"),
+        (lambda: build_denoising_autoencoder(16, (8,), noise="salt"), "'salt'"),
+        (lambda: build_denoising_autoencoder(16, (8,), noise="dropout", noise_level=1.5), "1.5"),
+        (lambda: build_conv_autoencoder((10, 10, 1), filters=(4, 4)), "divisible"),
+        (lambda: build_conv_autoencoder((8, 8), filters=(4,)), "(8, 8)"),
+    ],
+)
 def test_bad_arguments_raise_value_error_with_the_received_value(call, text):
     with pytest.raises(ValueError) as info:
         call()
@@ -178,8 +204,9 @@ def test_every_kind_round_trips_in_process_and_in_a_fresh_process(tmp_path):
         "        assert len(m.trainable_variables) == 6, [v.path for v in m.trainable_variables]\n"
     )
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for kind in kinds:
         np.testing.assert_allclose(np.load(tmp_path / f"{kind}_y.npy"), expected[kind], atol=1e-6, err_msg=kind)

@@ -4,6 +4,7 @@ Public functions raise :class:`ToolkitError` (one line); the CLI prints exactly 
 ``error: ...`` line and exits with status 2, no traceback. The CLI cases run through
 ``toolkit.cli.main`` inside one subprocess (one TensorFlow import for all of them).
 """
+
 import gzip
 import json
 import os
@@ -25,8 +26,11 @@ FUNCTION_CASES = [
     ("get_activation", lambda: toolkit.get_activation("sigmoidd"), "'sigmoidd'"),
     ("build_model name", lambda: toolkit.build_model("resnet21"), "'resnet21'"),
     ("build_model option", lambda: toolkit.build_model("resnet20", bogus=1), "bogus"),
-    ("build_cnn impossible", lambda: toolkit.build_cnn(input_shape=(8, 8, 1), blocks=[{"filters": 4, "pool": "max"}] * 5),
-     "block4"),
+    (
+        "build_cnn impossible",
+        lambda: toolkit.build_cnn(input_shape=(8, 8, 1), blocks=[{"filters": 4, "pool": "max"}] * 5),
+        "block4",
+    ),
     ("augmentation key", lambda: toolkit.augmentation(rotaton=0.1), "rotaton"),
     ("stacked units", lambda: toolkit.build_stacked_autoencoder(784, (64, 0)), "(64, 0)"),
     ("conv ae shape", lambda: toolkit.build_conv_autoencoder((28, 28)), "(28, 28)"),
@@ -37,8 +41,13 @@ FUNCTION_CASES = [
     ("apply_kernels", lambda: toolkit.apply_kernels(np.zeros(5), "sobel_x"), "(5,)"),
     ("load_model missing", lambda: toolkit.load_model("/no/model.keras"), "/no/model.keras"),
     ("load_model format", lambda: toolkit.load_model(__file__), "test_bad_input.py"),
-    ("config key", lambda: __import__("toolkit.runs.spec").runs.spec.resolve_config(
-        __import__("experiments").get_experiment("ae-mnist"), overrides=["epoch=2"]), "Did you mean 'epochs'"),
+    (
+        "config key",
+        lambda: __import__("toolkit.runs.spec").runs.spec.resolve_config(
+            __import__("experiments").get_experiment("ae-mnist"), overrides=["epoch=2"]
+        ),
+        "Did you mean 'epochs'",
+    ),
 ]
 
 
@@ -58,8 +67,12 @@ def _idx(array):
 def _broken_data_dir(root, kind):
     folder = root / kind / "fashion-mnist"  # no published MD5: the reader's own checks answer
     os.makedirs(folder)
-    files = {"train-images-idx3-ubyte": _idx(np.zeros((4, 28, 28))), "train-labels-idx1-ubyte": _idx([0, 1, 2, 3]),
-             "t10k-images-idx3-ubyte": _idx(np.zeros((2, 28, 28))), "t10k-labels-idx1-ubyte": _idx([0, 1])}
+    files = {
+        "train-images-idx3-ubyte": _idx(np.zeros((4, 28, 28))),
+        "train-labels-idx1-ubyte": _idx([0, 1, 2, 3]),
+        "t10k-images-idx3-ubyte": _idx(np.zeros((2, 28, 28))),
+        "t10k-labels-idx1-ubyte": _idx([0, 1]),
+    }
     if kind == "truncated":
         files["train-images-idx3-ubyte"] = files["train-images-idx3-ubyte"][:-100]
     elif kind == "corrupt":
@@ -115,20 +128,39 @@ def test_cli_answers_a_corpus_of_bad_input_with_one_line_and_exit_2(tmp_path):
         (["report", str(tmp_path / "nope")], "no report.json"),
         (["run", "ae-mnist", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     ]
-    for kind, expect in (("truncated", "truncated"), ("corrupt", "bad IDX magic"), ("missing", "incomplete"),
-                         ("badgzip", "corrupt or truncated gzip")):
+    for kind, expect in (
+        ("truncated", "truncated"),
+        ("corrupt", "bad IDX magic"),
+        ("missing", "incomplete"),
+        ("badgzip", "corrupt or truncated gzip"),
+    ):
         data_dir = _broken_data_dir(tmp_path, kind)
-        cases.append((["run", "ae-mnist", "--quick", "--set", "dataset=fashion_mnist", "--data-dir", data_dir,
-                      "--out", out], expect))
+        cases.append(
+            (
+                ["run", "ae-mnist", "--quick", "--set", "dataset=fashion_mnist", "--data-dir", data_dir, "--out", out],
+                expect,
+            )
+        )
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    done = subprocess.run([sys.executable, "-c", DRIVER, json.dumps([c[0] for c in cases])], capture_output=True,
-                          text=True, timeout=300, env=env, cwd=REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps([c[0] for c in cases])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.strip().splitlines()[-1])
     failures = []
     for (argv, expect), (code, stderr) in zip(cases, results):
         lines = stderr.strip().splitlines()
-        if not (code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0]
-                and "Traceback" not in stderr):
+        if not (
+            code == 2
+            and len(lines) == 1
+            and lines[0].startswith("error: ")
+            and expect in lines[0]
+            and "Traceback" not in stderr
+        ):
             failures.append(f"{argv}: exit {code}, stderr {stderr!r}")
     assert not failures, "\n".join(failures)

@@ -1,5 +1,6 @@
 """The benchmarks run and report the right structure (no timing assertions: timings
 are measured by ``python -m benchmarks.run``, never by tests)."""
+
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks import mnist_cpu, pretraining_cost, run as bench_run
+from benchmarks import mnist_cpu, pretraining_cost
+from benchmarks import run as bench_run
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,8 +22,9 @@ def test_reference_is_the_keras_example():
     kinds = [layer.__class__.__name__ for layer in model.layers]
     assert kinds == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense"]
     assert model.count_params() == 34826  # the example's figure, and the toolkit build's
-    x, y, _, _ = ref.prepare_data(np.full((2, 28, 28), 255, np.uint8), np.array([1, 2]),
-                                  np.zeros((1, 28, 28), np.uint8), np.array([0]))
+    x, y, _, _ = ref.prepare_data(
+        np.full((2, 28, 28), 255, np.uint8), np.array([1, 2]), np.zeros((1, 28, 28), np.uint8), np.array([0])
+    )
     assert x.dtype == np.float32 and x.shape == (2, 28, 28, 1) and x.max() == 1.0 and y.shape == (2, 10)
 
 
@@ -72,8 +75,13 @@ def test_markdown_table_reports_skips_and_errors():
 
 
 def test_unknown_goal_is_refused():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--only", "goal3"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--only", "goal3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "unknown goals ['goal3']" in proc.stderr
 
 
@@ -90,8 +98,13 @@ def test_memory_benchmark_in_its_own_process(data_dir):
 @pytest.mark.slow
 @pytest.mark.data
 def test_quick_run_writes_results(data_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--data-dir", data_dir,
-                           "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--data-dir", data_dir, "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (folder,) = os.listdir(tmp_path)
     with open(tmp_path / folder / "results.json") as fh:

@@ -1,4 +1,5 @@
 """The CNN builder (slides 49–54): named blocks, spec validation, the simple convnet."""
+
 import inspect
 
 import keras
@@ -10,16 +11,23 @@ from toolkit.cnn import BLOCK_KEYS, BLOCK_REQUIRED, build_cnn, check_block_spec,
 from toolkit.errors import ToolkitError
 from toolkit.layers import RReLU
 
-SIMPLE = [{"filters": 32, "padding": "valid", "pool": "max", "fuse_activation": True},
-          {"filters": 64, "padding": "valid", "pool": "max", "fuse_activation": True}]
+SIMPLE = [
+    {"filters": 32, "padding": "valid", "pool": "max", "fuse_activation": True},
+    {"filters": 64, "padding": "valid", "pool": "max", "fuse_activation": True},
+]
 
 
 def test_conv_block_names_every_layer():
     inputs = keras.Input((12, 12, 3))
     out = conv_block(inputs, 4, batch_norm=True, pool="average", dropout=0.1, name="block7")
     model = keras.Model(inputs, out)
-    assert [layer.name for layer in model.layers[1:]] == ["block7_conv", "block7_bn", "block7_act", "block7_pool",
-                                                           "block7_drop"]
+    assert [layer.name for layer in model.layers[1:]] == [
+        "block7_conv",
+        "block7_bn",
+        "block7_act",
+        "block7_pool",
+        "block7_drop",
+    ]
     assert model.get_layer("block7_conv").use_bias is False  # BN makes the bias redundant
     assert tuple(out.shape) == (None, 6, 6, 4)
     twice = conv_block(inputs, 4, convs=2, name="b")
@@ -29,8 +37,17 @@ def test_conv_block_names_every_layer():
 def test_simple_mnist_convnet_is_exactly_the_keras_example():
     model = build_cnn((28, 28, 1), SIMPLE, dense_units=(), dropout=0.5)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten",
-                     "Dropout", "Dense"]
+    assert kinds == [
+        "InputLayer",
+        "Rescaling",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+    ]
     assert model.count_params() == 34826
     assert model.get_layer("head").activation.__name__ == "softmax"
     assert model.get_layer("block1_conv").padding == "valid"
@@ -43,8 +60,22 @@ def test_layers_are_named_by_block_and_activation_goes_through_the_resolver():
     blocks = [{"filters": 8, "batch_norm": True, "pool": "max"}, {"filters": 8, "activation": "tanh", "strides": 2}]
     model = build_cnn((16, 16, 3), blocks, dense_units=(16, 8), dropout=0.2, activation="rrelu", num_classes=5)
     names = {layer.name for layer in model.layers}
-    for name in ("rescale", "block1_conv", "block1_bn", "block1_act", "block1_pool", "block2_conv", "block2_act",
-                 "flatten", "fc1_drop", "fc1_dense", "fc1_act", "fc2_dense", "head_drop", "head"):
+    for name in (
+        "rescale",
+        "block1_conv",
+        "block1_bn",
+        "block1_act",
+        "block1_pool",
+        "block2_conv",
+        "block2_act",
+        "flatten",
+        "fc1_drop",
+        "fc1_dense",
+        "fc1_act",
+        "fc2_dense",
+        "head_drop",
+        "head",
+    ):
         assert name in names, name
     assert isinstance(model.get_layer("block1_act"), RReLU)
     assert model.get_layer("block2_act").activation.__name__ == "tanh"
@@ -66,8 +97,13 @@ def test_impossible_spec_names_the_block_and_the_shapes():
     assert "\n" not in str(err.value)
     impossible = r"block2: a 5x5 conv with valid padding cannot run on a 4x4 input \(output would be 0x0\)"
     with pytest.raises(ToolkitError, match=impossible):
-        build_cnn((6, 6, 1), [{"filters": 4, "padding": "valid", "pool": "max", "pool_size": 1},
-                              {"filters": 4, "kernel_size": 5, "padding": "valid"}])
+        build_cnn(
+            (6, 6, 1),
+            [
+                {"filters": 4, "padding": "valid", "pool": "max", "pool_size": 1},
+                {"filters": 4, "kernel_size": 5, "padding": "valid"},
+            ],
+        )
     # "same" pooling never goes below 1x1: 28 -> 14 -> 7 -> 4 -> 2 -> 1
     same = build_cnn((28, 28, 1), [{"filters": 4, "pool": "max", "pool_padding": "same"}] * 5, dense_units=())
     assert same.get_layer("block5_pool").output.shape[1:3] == (1, 1)
@@ -84,26 +120,40 @@ def test_block_keys_and_defaults_come_from_conv_block_signature():
         default = params[key].default
         assert options[key] in (default, (default, default)), key  # sizes come back as pairs
     # a spec is conv_block's keyword arguments: every key goes straight through
-    spec = {"filters": 4, "kernel_size": 5, "strides": 2, "padding": "valid", "batch_norm": True, "pool": "average",
-            "pool_size": 1, "pool_padding": "same", "dropout": 0.25, "convs": 2, "fuse_activation": False,
-            "activation": "tanh"}
+    spec = {
+        "filters": 4,
+        "kernel_size": 5,
+        "strides": 2,
+        "padding": "valid",
+        "batch_norm": True,
+        "pool": "average",
+        "pool_size": 1,
+        "pool_padding": "same",
+        "dropout": 0.25,
+        "convs": 2,
+        "fuse_activation": False,
+        "activation": "tanh",
+    }
     assert set(spec) == set(BLOCK_KEYS)
     model = build_cnn((16, 16, 1), [spec], dense_units=())
     assert model.get_layer("block1_conv1").kernel_size == (5, 5) and model.get_layer("block1_drop").rate == 0.25
 
 
-@pytest.mark.parametrize("blocks,message", [
-    ([], "at least one block"),
-    ([{"filters": 8, "kernal_size": 3}], r"block1: unknown block keys \['kernal_size'\]; valid: filters"),
-    ([{"kernel_size": 3}], "block1: a block spec needs 'filters'"),
-    ([{"filters": 8}, {"filters": 0}], "block2: filters must be a positive int; received 0"),
-    ([{"filters": True}], "block1: filters must be a positive int; received True"),
-    ([{"filters": 8, "kernel_size": (3, 0)}], r"block1: kernel_size must be a positive int or a pair"),
-    ([{"filters": 8, "dropout": float("nan")}], r"block1: dropout must be a number in \[0, 1\); received nan"),
-    ([{"filters": 8, "pool": "min"}], "block1: unknown pool 'min'"),
-    ([{"filters": 8, "padding": "full"}], "block1: unknown padding 'full'"),
-    (["conv32"], "block1: a block spec must be a dict"),
-])
+@pytest.mark.parametrize(
+    "blocks,message",
+    [
+        ([], "at least one block"),
+        ([{"filters": 8, "kernal_size": 3}], r"block1: unknown block keys \['kernal_size'\]; valid: filters"),
+        ([{"kernel_size": 3}], "block1: a block spec needs 'filters'"),
+        ([{"filters": 8}, {"filters": 0}], "block2: filters must be a positive int; received 0"),
+        ([{"filters": True}], "block1: filters must be a positive int; received True"),
+        ([{"filters": 8, "kernel_size": (3, 0)}], r"block1: kernel_size must be a positive int or a pair"),
+        ([{"filters": 8, "dropout": float("nan")}], r"block1: dropout must be a number in \[0, 1\); received nan"),
+        ([{"filters": 8, "pool": "min"}], "block1: unknown pool 'min'"),
+        ([{"filters": 8, "padding": "full"}], "block1: unknown padding 'full'"),
+        (["conv32"], "block1: a block spec must be a dict"),
+    ],
+)
 def test_malformed_specs_raise_toolkit_errors(blocks, message):
     with pytest.raises(ToolkitError, match=message):
         build_cnn((28, 28, 1), blocks)
@@ -129,9 +179,14 @@ def test_augment_dict_sits_after_rescale():
 
 @pytest.mark.backends
 def test_build_cnn_trains_and_round_trips(tmp_path):
-    model = build_cnn((12, 12, 1), [{"filters": 4, "batch_norm": True, "pool": "max", "activation": "prelu"},
-                                    {"filters": 4, "convs": 2}], dense_units=(8,), dropout=0.1, num_classes=3,
-                      augment={"crop_pad": 1, "flip": "horizontal"})
+    model = build_cnn(
+        (12, 12, 1),
+        [{"filters": 4, "batch_norm": True, "pool": "max", "activation": "prelu"}, {"filters": 4, "convs": 2}],
+        dense_units=(8,),
+        dropout=0.1,
+        num_classes=3,
+        augment={"crop_pad": 1, "flip": "horizontal"},
+    )
     x = np.random.default_rng(0).integers(0, 256, size=(2, 12, 12, 1)).astype(np.uint8)
     assert_every_weight_trains(model, x, np.array([0, 2]), "sparse_categorical_crossentropy")
     run_model_saving_test(model, x, tmp_path)

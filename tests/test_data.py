@@ -1,4 +1,5 @@
 """The dataset layer: readers on files the tests write, the embedded set, real data."""
+
 import gzip
 import os
 import struct
@@ -247,6 +248,7 @@ def test_debian_fashion_mnist_fallback(tmp_path, monkeypatch):
 
 
 # --- real data (skipped when TOOLKIT_DATA_DIR is absent) --------------------------------
+
 
 @pytest.mark.data
 def test_real_mnist(data_dir):

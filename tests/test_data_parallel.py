@@ -4,6 +4,7 @@ Each test starts its own process with ``KERAS_BACKEND=jax`` and
 ``XLA_FLAGS=--xla_force_host_platform_device_count=2``: the flag must be set before JAX
 starts, and the distribution is process-global.
 """
+
 import json
 import os
 import subprocess
@@ -14,13 +15,19 @@ import pytest
 from benchmarks import data_parallel
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-       "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+ENV = {
+    **os.environ,
+    "KERAS_BACKEND": "jax",
+    "JAX_PLATFORMS": "cpu",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+}
 
 
 def _python(code, timeout=120):
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_both_devices_train_and_match_one_device():
@@ -48,7 +55,8 @@ def test_uneven_batches_are_refused_with_a_clear_message():
         "try:\n"
         "    check_data_parallel_batches(101, 16)\n"
         "except RunError as exc:\n"
-        "    print('refused:', exc)\n")
+        "    print('refused:', exc)\n"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "refused: --devices all splits every batch over 2 devices" in proc.stdout
     assert "last batch (5 of 101 samples)" in proc.stdout
@@ -56,9 +64,34 @@ def test_uneven_batches_are_refused_with_a_clear_message():
 
 def test_cli_devices_all_runs_data_parallel(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "toolkit", "run", "ae-mnist", "--quick", "--devices", "all", "--epochs", "1",
-         "--set", "dataset=shapes", "--set", "limit=256", "--set", "test_limit=64", "--set", "code_sizes=8",
-         "--out", str(tmp_path)], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "toolkit",
+            "run",
+            "ae-mnist",
+            "--quick",
+            "--devices",
+            "all",
+            "--epochs",
+            "1",
+            "--set",
+            "dataset=shapes",
+            "--set",
+            "limit=256",
+            "--set",
+            "test_limit=64",
+            "--set",
+            "code_sizes=8",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     (run_id,) = os.listdir(tmp_path / "ae-mnist")
     with open(tmp_path / "ae-mnist" / run_id / "env.json") as fh:

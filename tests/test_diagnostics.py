@@ -1,5 +1,6 @@
 """Per-layer gradient norms against hand-computed backprop (slide 22), the vanishing gradient
 of deep sigmoid networks (slide 23), activation statistics and the two callbacks."""
+
 import json
 
 import keras
@@ -54,7 +55,7 @@ def test_norms_equal_hand_computed_backprop_of_a_two_layer_sigmoid_network():
     norms = layer_gradient_norms(_two_layer_sigmoid(), X.astype("float32"), Y.astype("float32"), loss="mse")
     assert list(norms) == ["dense1", "head"]  # model order; the activation layer has no weights
     for name, (g_kernel, g_bias) in hand.items():
-        assert norms[name] == pytest.approx(np.sqrt(np.sum(g_kernel ** 2) + np.sum(g_bias ** 2)), abs=1e-5, rel=1e-4)
+        assert norms[name] == pytest.approx(np.sqrt(np.sum(g_kernel**2) + np.sum(g_bias**2)), abs=1e-5, rel=1e-4)
     kernels = layer_gradient_norms(_two_layer_sigmoid(), X, Y, loss="mse", weights="kernel")
     for name, (g_kernel, _) in hand.items():
         assert kernels[name] == pytest.approx(np.linalg.norm(g_kernel), abs=1e-5, rel=1e-4)
@@ -68,7 +69,8 @@ def test_compiled_loss_is_the_default_and_errors_are_one_line():
         layer_gradient_norms(model, X, Y)
     model.compile(loss="mse")
     assert layer_gradient_norms(model, X, Y)["head"] == pytest.approx(
-        layer_gradient_norms(model, X, Y, loss="mse")["head"])
+        layer_gradient_norms(model, X, Y, loss="mse")["head"]
+    )
     with pytest.raises(ToolkitError, match="layer 'act1' has no trainable weights"):
         layer_gradient_norms(model, X, Y, layer_names=["act1"])
     with pytest.raises(ToolkitError, match="unknown weights"):
@@ -86,8 +88,9 @@ def test_measuring_changes_no_variable():
 
 
 def test_nested_models_are_measured_layer_by_layer():
-    encoder = build_mlp((3,), hidden_units=(4, 2), activation="tanh", num_classes=None, input_scale=None,
-                        name="encoder")
+    encoder = build_mlp(
+        (3,), hidden_units=(4, 2), activation="tanh", num_classes=None, input_scale=None, name="encoder"
+    )
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(1, name="head")(encoder(inputs)))
     norms = layer_gradient_norms(model, X, Y, loss="mse")
@@ -139,8 +142,10 @@ def _sat_dead_model():
     inputs = keras.Input((2,))
     sig = keras.layers.Activation("sigmoid", name="act_sig")(keras.layers.Dense(3, name="d_sig")(inputs))
     relu = keras.layers.Dense(3, activation="relu", name="d_relu")(inputs)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(
-        keras.layers.Concatenate(name="cat")([sig, relu])))
+    model = keras.Model(
+        inputs,
+        keras.layers.Dense(2, activation="softmax", name="head")(keras.layers.Concatenate(name="cat")([sig, relu])),
+    )
     model.get_layer("d_sig").set_weights([np.zeros((2, 3)), np.array([10.0, -10.0, 0.0])])
     model.get_layer("d_relu").set_weights([np.array([[0.0, 1.0, 1.0], [0.0, 0.0, 0.0]]), np.array([-1.0, 0.0, 5.0])])
     return model
@@ -195,8 +200,9 @@ def test_callbacks_record_initialisation_and_each_epoch(tmp_path):
 
 
 def test_plot_gradient_norms_accepts_different_layer_sets(tmp_path):
-    path = plot_gradient_norms({"a": {"dense1": 1e-5, "head": 0.1}, "b": {"dense1": 0.0, "dense2": 1.0}},
-                               tmp_path / "g.png")
+    path = plot_gradient_norms(
+        {"a": {"dense1": 1e-5, "head": 0.1}, "b": {"dense1": 0.0, "dense2": 1.0}}, tmp_path / "g.png"
+    )
     assert (tmp_path / "g.png").stat().st_size > 0 and str(path).endswith("g.png")
     with pytest.raises(ToolkitError):
         plot_gradient_norms({}, tmp_path / "empty.png")

@@ -3,6 +3,7 @@
 On the real datasets when TOOLKIT_DATA_DIR is set (as `make test` and CI do), else on the
 embedded 'shapes' set, as the tour does.
 """
+
 import json
 import os
 
@@ -17,8 +18,9 @@ from toolkit.runs.spec import resolve_config
 def test_quick_variant_runs_and_reports(name, tmp_path):
     exp = get_experiment(name)
     config = resolve_config(exp, use_quick=True)
-    run_dir = run_experiment(exp, config, out_root=tmp_path, fallback_data=True,
-                             data_dir=os.environ.get("TOOLKIT_DATA_DIR") or None)
+    run_dir = run_experiment(
+        exp, config, out_root=tmp_path, fallback_data=True, data_dir=os.environ.get("TOOLKIT_DATA_DIR") or None
+    )
     status = json.load(open(os.path.join(run_dir, "status.json")))
     assert status["status"] == "complete"
     report = json.load(open(os.path.join(run_dir, "report.json")))
@@ -29,4 +31,6 @@ def test_quick_variant_runs_and_reports(name, tmp_path):
     metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
     assert metrics.get("key"), "the index needs key numbers"
     html = open(os.path.join(run_dir, "report.html")).read()
-    assert report["observations"][0].split()[0] in html and html.count("data:image/png;base64,") == len(report["figures"])
+    assert report["observations"][0].split()[0] in html and html.count("data:image/png;base64,") == len(
+        report["figures"]
+    )

@@ -1,10 +1,18 @@
 """Fixed kernels, pooling and the shift/rotate helpers (slides 35–44) against NumPy."""
+
 import numpy as np
 import pytest
 
 from toolkit.errors import ToolkitError
-from toolkit.filters import (KERNELS, apply_kernels, get_kernel, invariance_curve, pool_image, rotate_images,
-                             shift_images)
+from toolkit.filters import (
+    KERNELS,
+    apply_kernels,
+    get_kernel,
+    invariance_curve,
+    pool_image,
+    rotate_images,
+    shift_images,
+)
 
 SLIDE38_IMAGE = np.array([[1, 1, 0, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 0, 0], [1, 1, 0, 1, 0], [0, 1, 1, 0, 0]])
 SLIDE38_KERNEL = np.array([[1, 0, 1], [0, 1, 0], [1, 0, 1]])
@@ -26,7 +34,7 @@ def correlate(image, kernel, stride=1, padding="valid"):
     out = np.zeros((h, w))
     for i in range(h):
         for j in range(w):
-            out[i, j] = np.sum(image[i * stride:i * stride + kh, j * stride:j * stride + kw] * kernel)
+            out[i, j] = np.sum(image[i * stride : i * stride + kh, j * stride : j * stride + kw] * kernel)
     return out
 
 
@@ -52,20 +60,23 @@ def test_classic_kernels_match_numpy(stride, padding):
     maps = apply_kernels(image, names, stride=stride, padding=padding)
     assert maps.shape[-1] == len(names)  # several kernels -> several feature maps
     for k, name in enumerate(names):
-        np.testing.assert_allclose(maps[0, :, :, k], correlate(image.astype(float), KERNELS[name], stride, padding),
-                                   rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(
+            maps[0, :, :, k], correlate(image.astype(float), KERNELS[name], stride, padding), rtol=1e-5, atol=1e-3
+        )
 
 
 def test_channel_modes_on_a_colour_batch():
     images = np.random.default_rng(2).random((2, 6, 6, 3)).astype("float32")
     kernel = KERNELS["sobel_x"]
     summed = apply_kernels(images, kernel, channels="sum")
-    np.testing.assert_allclose(summed[1, :, :, 0], sum(correlate(images[1, :, :, c], kernel) for c in range(3)),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        summed[1, :, :, 0], sum(correlate(images[1, :, :, c], kernel) for c in range(3)), rtol=1e-4, atol=1e-5
+    )
     depthwise = apply_kernels(images, ["sobel_x", "sobel_y"], channels="depthwise")
     assert depthwise.shape == (2, 4, 4, 6)
-    np.testing.assert_allclose(depthwise[0, :, :, 2 * 2 + 1], correlate(images[0, :, :, 2], KERNELS["sobel_y"]),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        depthwise[0, :, :, 2 * 2 + 1], correlate(images[0, :, :, 2], KERNELS["sobel_y"]), rtol=1e-4, atol=1e-5
+    )
     gray = apply_kernels(images, kernel)
     luma = images @ np.array([0.299, 0.587, 0.114], dtype="float32")
     np.testing.assert_allclose(gray[0, :, :, 0], correlate(luma[0], kernel), rtol=1e-4, atol=1e-5)

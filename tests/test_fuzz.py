@@ -3,6 +3,7 @@
 Whatever bytes the files hold, the only exception that may escape ``load_dataset`` or the
 readers is :class:`toolkit.errors.DataError`, with a one-line message naming the file.
 """
+
 import gzip
 import os
 import struct
@@ -17,8 +18,12 @@ from hypothesis import strategies as st  # noqa: E402
 from toolkit.data import cifar, idx, load_dataset  # noqa: E402
 from toolkit.errors import DataError  # noqa: E402
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
@@ -59,7 +64,7 @@ def _apply(data, mutation):
     if kind == "extend":
         return data + arg
     if kind == "header":
-        return arg + data[len(arg):]
+        return arg + data[len(arg) :]
     return arg
 
 
@@ -119,8 +124,7 @@ def test_cifar_records_fuzz(mutation, expected):
         assert images.shape[1:] == (32, 32, 3) and labels.max() < 10
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(1, 400), flip=st.integers(0, 399), junk=st.binary(max_size=200), kind=st.integers(0, 2))
 def test_cifar_tarball_fuzz(tmp_path_factory, cut, flip, junk, kind):
     import io
@@ -142,5 +146,6 @@ def test_cifar_tarball_fuzz(tmp_path_factory, cut, flip, junk, kind):
         data = bytearray(junk)
     path = tmp_path_factory.mktemp("tar") / "cifar-10-binary.tar.gz"
     path.write_bytes(bytes(data))
-    _expect_data_error_or_arrays(lambda: cifar.load_cifar_tarball(str(path), ("data_batch_1.bin",),
-                                                                   ("test_batch.bin",), records_per_file=1))
+    _expect_data_error_or_arrays(
+        lambda: cifar.load_cifar_tarball(str(path), ("data_batch_1.bin",), ("test_batch.bin",), records_per_file=1)
+    )

@@ -6,6 +6,7 @@ anything heavy is imported, and must end in the toolkit's one-line error (``Data
 bombs are small on disk: a gzip bomb is 32 copies of one 64 MiB gzip member of zeros
 (gzip allows several members back to back), a huge file is sparse (``os.truncate``).
 """
+
 import gzip
 import io
 import json
@@ -73,8 +74,12 @@ def idx_bytes(array):
 def write_idx_folder(folder):
     """A valid Fashion-MNIST-style folder (20 train, 10 test images), gzipped."""
     os.makedirs(folder, exist_ok=True)
-    arrays = {"train-images-idx3-ubyte": np.zeros((20, 28, 28)), "train-labels-idx1-ubyte": np.arange(20) % 10,
-              "t10k-images-idx3-ubyte": np.zeros((10, 28, 28)), "t10k-labels-idx1-ubyte": np.arange(10) % 10}
+    arrays = {
+        "train-images-idx3-ubyte": np.zeros((20, 28, 28)),
+        "train-labels-idx1-ubyte": np.arange(20) % 10,
+        "t10k-images-idx3-ubyte": np.zeros((10, 28, 28)),
+        "t10k-labels-idx1-ubyte": np.arange(10) % 10,
+    }
     for name, array in arrays.items():
         with open(os.path.join(folder, name + ".gz"), "wb") as fh:
             fh.write(gzip.compress(idx_bytes(array)))
@@ -88,18 +93,27 @@ def gzip_bomb(head, gib=2):
 
 # IDX: MNIST and Fashion-MNIST
 
-@pytest.mark.parametrize("head, expect", [
-    (idx_bytes(np.zeros((20, 28, 28))), ("header (20, 28, 28) needs 15696 bytes, file has more (trailing data)",)),
-    (bytes([0, 0, 8, 3]) + struct.pack(">3I", 60000 * 100, 28, 28), ("header (6000000, 28, 28) promises", "limit")),
-], ids=["valid-header-then-2GiB", "header-promising-4.7GB"])
+
+@pytest.mark.parametrize(
+    "head, expect",
+    [
+        (idx_bytes(np.zeros((20, 28, 28))), ("header (20, 28, 28) needs 15696 bytes, file has more (trailing data)",)),
+        (bytes([0, 0, 8, 3]) + struct.pack(">3I", 60000 * 100, 28, 28), ("header (6000000, 28, 28) promises", "limit")),
+    ],
+    ids=["valid-header-then-2GiB", "header-promising-4.7GB"],
+)
 def test_gzip_bomb_in_place_of_the_mnist_images(tmp_path, head, expect):
     folder = tmp_path / "fashion-mnist"
     write_idx_folder(folder)
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip_bomb(head))
     assert path.stat().st_size < 3 << 20
-    run_hostile(f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
-                "DataError", str(path), *expect)
+    run_hostile(
+        f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
+        "DataError",
+        str(path),
+        *expect,
+    )
 
 
 def test_truncated_idx_promising_much(tmp_path):
@@ -109,8 +123,12 @@ def test_truncated_idx_promising_much(tmp_path):
     write_idx_folder(folder)
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">3I", 200000, 28, 28) + bytes(100 * 784)))
-    out, peak = run_hostile(f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
-                            "DataError", str(path), "needs 156800016 bytes, file has 78416 (truncated)")
+    out, peak = run_hostile(
+        f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
+        "DataError",
+        str(path),
+        "needs 156800016 bytes, file has 78416 (truncated)",
+    )
     assert peak < 150 << 10, peak  # well under the 157 MB the header promised
 
 
@@ -122,15 +140,21 @@ def test_over_long_raw_idx_is_refused_by_its_size_on_disk(tmp_path):
     path = folder / "train-images-idx3-ubyte"
     path.write_bytes(idx_bytes(np.zeros((20, 28, 28))))
     os.truncate(path, 3 * GIB)
-    run_hostile(f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
-                "DataError", str(path), f"needs 15696 bytes, file has {3 * GIB} (trailing data)")
+    run_hostile(
+        f"import toolkit; toolkit.load_dataset('fashion_mnist', data_dir={str(tmp_path)!r})",
+        "DataError",
+        str(path),
+        f"needs 15696 bytes, file has {3 * GIB} (trailing data)",
+    )
 
 
 def test_idx_truncated_and_over_long_in_process(tmp_path):
     """The streaming reader's own answers, raw and gzipped, at both ends."""
     good = idx_bytes(np.arange(5 * 28 * 28).reshape(5, 28, 28) % 256)
-    for name, data, expect in [("short", good[:-1], "file has 3935 (truncated)"),
-                               ("long", good + b"\0", "file has 3937 (trailing data)")]:
+    for name, data, expect in [
+        ("short", good[:-1], "file has 3935 (truncated)"),
+        ("long", good + b"\0", "file has 3937 (trailing data)"),
+    ]:
         raw = tmp_path / name
         raw.write_bytes(data)
         with pytest.raises(DataError, match=f"needs 3936 bytes, {expect.replace('(', '.').replace(')', '.')}"):
@@ -151,6 +175,7 @@ def test_idx_truncated_and_over_long_in_process(tmp_path):
 
 # CIFAR-10
 
+
 def _cifar_folder(tmp_path):
     folder = tmp_path / "cifar-10-batches-bin"
     folder.mkdir()
@@ -163,8 +188,12 @@ def test_sparse_3gib_file_in_place_of_a_cifar_batch(tmp_path):
     path = _cifar_folder(tmp_path) / "data_batch_1.bin"
     path.write_bytes(b"")
     os.truncate(path, 3 * GIB)
-    run_hostile(f"import toolkit; toolkit.load_dataset('cifar10', data_dir={str(tmp_path)!r})",
-                "DataError", str(path), f"{3 * GIB} bytes, expected 30730000 (10000 records of 3073 bytes); too long")
+    run_hostile(
+        f"import toolkit; toolkit.load_dataset('cifar10', data_dir={str(tmp_path)!r})",
+        "DataError",
+        str(path),
+        f"{3 * GIB} bytes, expected 30730000 (10000 records of 3073 bytes); too long",
+    )
 
 
 def test_cifar_tarball_member_claiming_3gib(tmp_path):
@@ -173,8 +202,11 @@ def test_cifar_tarball_member_claiming_3gib(tmp_path):
     member.size = 3 * GIB
     path = tmp_path / "cifar-10-binary.tar.gz"
     path.write_bytes(gzip_bomb(member.tobuf(format=tarfile.GNU_FORMAT)))
-    run_hostile(f"import toolkit; toolkit.load_dataset('cifar10', data_dir={str(tmp_path)!r})",
-                "DataError", f"{path}:data_batch_1.bin: {3 * GIB} bytes, expected 30730000")
+    run_hostile(
+        f"import toolkit; toolkit.load_dataset('cifar10', data_dir={str(tmp_path)!r})",
+        "DataError",
+        f"{path}:data_batch_1.bin: {3 * GIB} bytes, expected 30730000",
+    )
 
 
 def test_cifar_sizes_in_process(tmp_path):
@@ -195,6 +227,7 @@ def test_cifar_sizes_in_process(tmp_path):
 
 # .keras archives
 
+
 def _load(path):
     return f"import toolkit; toolkit.load_model({str(path)!r})"
 
@@ -208,8 +241,9 @@ def test_keras_whose_config_is_a_zip_bomb(tmp_path):
             for _ in range(GIB // len(zeros)):
                 fh.write(zeros)
     assert path.stat().st_size < 8 << 20
-    run_hostile(_load(path), "ToolkitError", str(path), "member config.json declares 1.0 GiB uncompressed",
-                "64.0 MiB limit")
+    run_hostile(
+        _load(path), "ToolkitError", str(path), "member config.json declares 1.0 GiB uncompressed", "64.0 MiB limit"
+    )
 
 
 @pytest.mark.parametrize("kind", ["hdf5", "garbage"])

@@ -1,4 +1,5 @@
 """The generic deep MLP builder."""
+
 import keras
 import numpy as np
 import pytest
@@ -23,8 +24,15 @@ def test_default_is_ten_sigmoid_layers_of_256_with_named_layers():
 
 
 def test_options_shape_the_network():
-    model = build_mlp(5, hidden_units=[4, 3], activation={"name": "rrelu", "seed": 1}, num_classes=None,
-                      input_scale=None, kernel_initializer="he_normal", name="body")
+    model = build_mlp(
+        5,
+        hidden_units=[4, 3],
+        activation={"name": "rrelu", "seed": 1},
+        num_classes=None,
+        input_scale=None,
+        kernel_initializer="he_normal",
+        name="body",
+    )
     assert [layer.name for layer in model.layers] == ["input", "dense1", "act1", "dense2", "act2"]
     assert isinstance(model.get_layer("act2"), RReLU) and model.output_shape == (None, 3) and model.name == "body"
     assert model.get_layer("dense1").kernel_initializer.__class__.__name__ == "HeNormal"
@@ -44,18 +52,21 @@ def test_saving_with_each_lecture_activation(tmp_path):
         run_model_saving_test(model, X, tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"hidden_units": ()}, "hidden_units must be a non-empty"),
-    ({"hidden_units": (784, 0)}, r"received \(784, 0\)"),
-    ({"hidden_units": (8, True)}, "hidden_units"),
-    ({"hidden_units": 8}, "hidden_units"),
-    ({"activation": "sigmod"}, "unknown activation 'sigmod'"),
-    ({"num_classes": 1}, "num_classes"),
-    ({"num_classes": 2.5}, "num_classes"),
-    ({"input_scale": 0}, "input_scale"),
-    ({"kernel_initializer": "glorot"}, "kernel_initializer"),
-    ({"name": ""}, "name"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_units": ()}, "hidden_units must be a non-empty"),
+        ({"hidden_units": (784, 0)}, r"received \(784, 0\)"),
+        ({"hidden_units": (8, True)}, "hidden_units"),
+        ({"hidden_units": 8}, "hidden_units"),
+        ({"activation": "sigmod"}, "unknown activation 'sigmod'"),
+        ({"num_classes": 1}, "num_classes"),
+        ({"num_classes": 2.5}, "num_classes"),
+        ({"input_scale": 0}, "input_scale"),
+        ({"kernel_initializer": "glorot"}, "kernel_initializer"),
+        ({"name": ""}, "name"),
+    ],
+)
 def test_bad_arguments_raise_one_line_toolkit_errors(kwargs, message):
     with pytest.raises(ToolkitError, match=message) as info:
         build_mlp((5, 5, 1), **kwargs)

@@ -3,6 +3,7 @@
 Every per-model test parametrises over ``list_models()``, so a newly registered model runs
 them all; a model missing from ``PARAMS`` fails until its expected count is written down.
 """
+
 import os
 
 import keras
@@ -22,8 +23,18 @@ def trainable_count(model):
 
 
 def test_registry_lists_and_refuses_unknown_names():
-    assert {"lenet5", "alexnet", "vgg11", "vgg16", "googlenet", "resnet20", "resnet56", "resnet9",
-            "simple_convnet", "cnn_mnist"} <= set(list_models())
+    assert {
+        "lenet5",
+        "alexnet",
+        "vgg11",
+        "vgg16",
+        "googlenet",
+        "resnet20",
+        "resnet56",
+        "resnet9",
+        "simple_convnet",
+        "cnn_mnist",
+    } <= set(list_models())
     assert list(list_models()) == sorted(list_models())
     with pytest.raises(ValueError, match=r"unknown model 'resnet21'; valid: .*resnet20.*Did you mean"):
         build_model("resnet21")
@@ -35,16 +46,16 @@ def test_registry_lists_and_refuses_unknown_names():
 
 # Trainable parameters at 32x32x3, 10 classes (count_params adds BatchNorm's moving statistics).
 PARAMS = {
-    "resnet20": 269_722,      # He et al. 2016, table 6: 0.27M
-    "resnet56": 853_018,      # 0.85M
+    "resnet20": 269_722,  # He et al. 2016, table 6: 0.27M
+    "resnet56": 853_018,  # 0.85M
     "lenet5": 62_006,
     "alexnet": 4_682_826,
-    "vgg11": 9_228_362,       # the usual CIFAR VGG-11 (9.2M)
-    "vgg16": 14_724_042,      # the usual CIFAR VGG-16 (14.7M)
+    "vgg11": 9_228_362,  # the usual CIFAR VGG-11 (9.2M)
+    "vgg16": 14_724_042,  # the usual CIFAR VGG-16 (14.7M)
     "googlenet": 2_223_770,
-    "resnet9": 6_573_130,     # Page 2018 (6.5M)
+    "resnet9": 6_573_130,  # Page 2018 (6.5M)
     "simple_convnet": 42_442,
-    "cnn_mnist": 358_570,     # 2400 + 18432 + 73728 (convs, no bias) + 448 (BN gamma, beta) + 262272 + 1290
+    "cnn_mnist": 358_570,  # 2400 + 18432 + 73728 (convs, no bias) + 448 (BN gamma, beta) + 262272 + 1290
 }
 
 
@@ -85,8 +96,11 @@ def test_every_model_builds_for_mnist_shapes(name):
 def assert_train_step_changes_every_weight(model, x, y):
     """harness.assert_every_weight_trains, but eager on TensorFlow: tracing a 56-layer train
     step as a tf.function costs 20-50 s on 2 CPU cores, running it once eagerly ~3 s."""
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
-                  run_eagerly=keras.backend.backend() == "tensorflow")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01),
+        loss="sparse_categorical_crossentropy",
+        run_eagerly=keras.backend.backend() == "tensorflow",
+    )
     before = [np.array(keras.ops.convert_to_numpy(v)) for v in model.trainable_variables]
     model.train_on_batch(x, y)
     unchanged = []
@@ -100,8 +114,13 @@ def assert_train_step_changes_every_weight(model, x, y):
 
 # Heavy models run the step and the round trip at reduced width (same structure and layer
 # names, a fraction of the weights) to keep the suite fast on a 2-core CPU.
-LIGHT = {"vgg16": {"width": 0.125}, "vgg11": {"width": 0.125}, "alexnet": {"width": 0.25},
-         "resnet9": {"width": 0.125}, "googlenet": {"width": 0.25}}
+LIGHT = {
+    "vgg16": {"width": 0.125},
+    "vgg11": {"width": 0.125},
+    "alexnet": {"width": 0.25},
+    "resnet9": {"width": 0.125},
+    "googlenet": {"width": 0.25},
+}
 
 
 # On JAX every model's first train step and eager predictions compile op by op with XLA on

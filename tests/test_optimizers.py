@@ -1,5 +1,6 @@
 """Optimizers and schedules by name (toolkit.optimizers): the one-cycle schedule against
 hand-computed values, the optimizer each name gives, and one-line errors."""
+
 import math
 
 import keras
@@ -41,14 +42,19 @@ def test_constant_is_a_plain_float_and_the_optimizer_uses_the_schedule():
     assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: learning_rate_schedule("cosine", 0.1), "unknown schedule 'cosine'; valid: constant, one_cycle"),
-    (lambda: learning_rate_schedule("one_cycle", 0.1, epochs=None, steps=5), "needs epochs as a whole number"),
-    (lambda: learning_rate_schedule("one_cycle", -1.0, epochs=2, steps=5), "learning_rate must be a number > 0"),
-    (lambda: learning_rate_schedule("one_cycle", 0.1, epochs=2, steps=5, warmup_epochs=2),
-     r"warmup_epochs must be in \[0, epochs=2\); received 2"),
-    (lambda: make_optimizer("adagrad", 0.1), "unknown optimizer 'adagrad'; valid: adam, adamw, sgd"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: learning_rate_schedule("cosine", 0.1), "unknown schedule 'cosine'; valid: constant, one_cycle"),
+        (lambda: learning_rate_schedule("one_cycle", 0.1, epochs=None, steps=5), "needs epochs as a whole number"),
+        (lambda: learning_rate_schedule("one_cycle", -1.0, epochs=2, steps=5), "learning_rate must be a number > 0"),
+        (
+            lambda: learning_rate_schedule("one_cycle", 0.1, epochs=2, steps=5, warmup_epochs=2),
+            r"warmup_epochs must be in \[0, epochs=2\); received 2",
+        ),
+        (lambda: make_optimizer("adagrad", 0.1), "unknown optimizer 'adagrad'; valid: adam, adamw, sgd"),
+    ],
+)
 def test_bad_choices_are_one_line_errors(call, message):
     with pytest.raises(ToolkitError, match=message):
         call()

@@ -1,5 +1,6 @@
 """Per-epoch shuffling (toolkit.data.pipeline): every epoch a full permutation in a new order,
 the same orders for the same seed, and the runner and pre-training actually use it."""
+
 import os
 
 import keras
@@ -93,7 +94,7 @@ def _order_recorder(seen):
 
 
 def _first_labels_per_epoch(seen, batches_per_epoch):
-    return [tuple(seen[i:i + batches_per_epoch]) for i in range(0, len(seen), batches_per_epoch)]
+    return [tuple(seen[i : i + batches_per_epoch]) for i in range(0, len(seen), batches_per_epoch)]
 
 
 def _fit_three_epochs(config, run):
@@ -103,8 +104,14 @@ def _fit_three_epochs(config, run):
     run.metric("orders", _first_labels_per_epoch(seen, 8))
 
 
-ORDER = Experiment(name="order", slides="17", title="Order", summary="records the batch order",
-                   spec=RunSpec(seed=0, epochs=3), run=_fit_three_epochs)
+ORDER = Experiment(
+    name="order",
+    slides="17",
+    title="Order",
+    summary="records the batch order",
+    spec=RunSpec(seed=0, epochs=3),
+    run=_fit_three_epochs,
+)
 
 
 @pytest.mark.backends
@@ -150,8 +157,9 @@ def test_pretraining_and_fine_tuning_shuffle_anew_every_epoch():
         class Record(StageCallback):
             def on_stage_begin(self, stage, info):
                 step = info.model.train_step
-                info.model.train_step = lambda data: (seen.append(int(np.asarray(data[1]).reshape(-1)[0])),
-                                                      step(data))[1]
+                info.model.train_step = lambda data: (seen.append(int(np.asarray(data[1]).reshape(-1)[0])), step(data))[
+                    1
+                ]
 
         pretrain_greedy(parts, x, epochs=3, batch_size=10, verbose=0, stage_callbacks=[Record()])
     finally:

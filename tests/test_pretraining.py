@@ -1,4 +1,5 @@
 """Greedy layer-wise pretraining (slides 9–14) and fine-tuning with a head (slides 16–19)."""
+
 import keras
 import numpy as np
 import pytest
@@ -26,8 +27,9 @@ class Recorder(StageCallback):
     def on_stage_end(self, stage, info, history):
         self.events.append(("end", stage, len(history.history["loss"])))
         model = info.model
-        self.snapshots[stage] = {layer.name: [np.array(keras.ops.convert_to_numpy(w)) for w in layer.weights]
-                                 for layer in model.layers}
+        self.snapshots[stage] = {
+            layer.name: [np.array(keras.ops.convert_to_numpy(w)) for w in layer.weights] for layer in model.layers
+        }
 
 
 class CountFits(keras.callbacks.Callback):
@@ -43,19 +45,30 @@ def test_stages_train_in_order_with_hooks_callbacks_and_progress(capsys):
     x = _structured_data(64)
     parts = build_stacked_autoencoder(16, (8, 4, 2))
     recorder, counter = Recorder(), CountFits()
-    result = pretrain_greedy(parts, x, epochs=(2, 1, 1), batch_size=32, stage_callbacks=[recorder],
-                             callbacks=[counter], verbose=1)
+    result = pretrain_greedy(
+        parts, x, epochs=(2, 1, 1), batch_size=32, stage_callbacks=[recorder], callbacks=[counter], verbose=1
+    )
     out = capsys.readouterr().out
     assert "stage 1/3: 16 → 8" in out and "stage 2/3: 8 → 4" in out and "stage 3/3: 4 → 2" in out
-    assert [e[:2] for e in recorder.events] == [("begin", 1), ("end", 1), ("begin", 2), ("end", 2),
-                                                ("begin", 3), ("end", 3)]
+    assert [e[:2] for e in recorder.events] == [
+        ("begin", 1),
+        ("end", 1),
+        ("begin", 2),
+        ("end", 2),
+        ("begin", 3),
+        ("end", 3),
+    ]
     assert counter.fits == 3
     assert [len(h["loss"]) for h in result.histories] == [2, 1, 1]
     assert result.autoencoder is parts.model and result.encoder is parts.encoder
     # each stage is the shallow autoencoder enc{k} -> dec{k} made of the deep model's own layers
     for info in result.stages:
-        assert info.layer_names == (f"enc{info.index}_dense", f"enc{info.index}_act",
-                                    f"dec{info.index}_dense", f"dec{info.index}_act")
+        assert info.layer_names == (
+            f"enc{info.index}_dense",
+            f"enc{info.index}_act",
+            f"dec{info.index}_dense",
+            f"dec{info.index}_act",
+        )
         for name in info.layer_names:
             assert info.model.get_layer(name) is parts.model.get_layer(name)
     assert result.stages[0].loss == "binary_crossentropy"
@@ -69,7 +82,7 @@ def test_stage_k_input_is_the_trained_stages_output():
     np.testing.assert_array_equal(recorder.inputs[1], x)
     for k in (2, 3):  # stage k's input == the trained deep encoder cut after enc{k-1}_act
         h = x
-        for layer in parts.encoder.layers[1:2 * (k - 1) + 1]:
+        for layer in parts.encoder.layers[1 : 2 * (k - 1) + 1]:
             h = layer(h)
         assert parts.encoder.layers[2 * (k - 1)].name == f"enc{k - 1}_act"
         np.testing.assert_allclose(recorder.inputs[k], keras.ops.convert_to_numpy(h), atol=1e-5)
@@ -109,12 +122,15 @@ def test_pretrain_from_hidden_units_and_bad_arguments():
         pretrain_greedy((6, 3), x, stage_callbacks=[object()], verbose=0)
 
 
-@pytest.mark.parametrize("task, outputs, activation, loss", [
-    ("multiclass", 3, "softmax", "sparse_categorical_crossentropy"),
-    ("binary", 1, "sigmoid", "binary_crossentropy"),
-    ("multilabel", 4, "sigmoid", "binary_crossentropy"),
-    ("regression", 2, "linear", "mse"),
-])
+@pytest.mark.parametrize(
+    "task, outputs, activation, loss",
+    [
+        ("multiclass", 3, "softmax", "sparse_categorical_crossentropy"),
+        ("binary", 1, "sigmoid", "binary_crossentropy"),
+        ("multilabel", 4, "sigmoid", "binary_crossentropy"),
+        ("regression", 2, "linear", "mse"),
+    ],
+)
 def test_heads_follow_slide_18(task, outputs, activation, loss):
     parts = build_stacked_autoencoder(16, (8,))
     model = attach_head(parts.encoder, outputs, task=task)
@@ -124,11 +140,14 @@ def test_heads_follow_slide_18(task, outputs, activation, loss):
     assert head_loss(task) == loss
 
 
-@pytest.mark.parametrize("call, text", [
-    (lambda enc: attach_head(enc, 3, task="ranking"), "'ranking'"),
-    (lambda enc: attach_head(enc, 0), "received 0"),
-    (lambda enc: attach_head(enc, 2, task="binary"), "num_outputs=2"),
-])
+@pytest.mark.parametrize(
+    "call, text",
+    [
+        (lambda enc: attach_head(enc, 3, task="ranking"), "'ranking'"),
+        (lambda enc: attach_head(enc, 0), "received 0"),
+        (lambda enc: attach_head(enc, 2, task="binary"), "num_outputs=2"),
+    ],
+)
 def test_head_bad_arguments(call, text):
     encoder = build_stacked_autoencoder(16, (8,)).encoder
     with pytest.raises(ValueError) as info:

@@ -1,4 +1,5 @@
 """The experiment registry: one file adds an experiment; the README and the Makefile follow it."""
+
 import json
 import os
 import re
@@ -60,8 +61,9 @@ def test_one_new_file_adds_an_experiment_with_its_claims(toy_module, tmp_path):
 def test_a_second_experiment_of_the_same_name_is_refused():
     exp = registry.get_experiment("ae-mnist")
     with pytest.raises(ValueError, match="registered twice"):
-        registry.register(registry.Experiment(name="ae-mnist", slides="0", title="x", summary="x",
-                                              run=lambda config, run: None))
+        registry.register(
+            registry.Experiment(name="ae-mnist", slides="0", title="x", summary="x", run=lambda config, run: None)
+        )
     assert registry.get_experiment("ae-mnist") is exp
 
 
@@ -85,12 +87,22 @@ def test_the_makefile_takes_its_experiment_lists_from_the_registry():
     for name in registry.list_experiments():
         assert name not in makefile, f"{name} is written into the Makefile by hand"
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(["make", "-n", "--no-print-directory", "zoo-cifar10", "QUICK=1", "SEED=4",
-                           "PY=" + sys.executable],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-n", "--no-print-directory", "zoo-cifar10", "QUICK=1", "SEED=4", "PY=" + sys.executable],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert re.search(r"toolkit run zoo-cifar10 .*--quick .*--seed 4", done.stdout), done.stdout
-    listed = subprocess.run([sys.executable, "-m", "toolkit", "list", "--names", "--dataset", "cifar10"], cwd=REPO,
-                            env=env, capture_output=True, text=True, timeout=120)
+    listed = subprocess.run(
+        [sys.executable, "-m", "toolkit", "list", "--names", "--dataset", "cifar10"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert listed.stdout.split() == ["augment-cifar10", "zoo-cifar10"], listed.stderr
-

@@ -1,4 +1,5 @@
 """Sparsity penalties (slide 15): exact values, batch-size independence, serialization."""
+
 import math
 
 import keras
@@ -6,8 +7,13 @@ import numpy as np
 import pytest
 
 from tests.harness import run_model_saving_test
-from toolkit.regularizers import (ActivityPenalty, KLSparsityRegularizer, L1ActivityRegularizer,
-                                  sparsity_regularizer, sparsity_stats)
+from toolkit.regularizers import (
+    ActivityPenalty,
+    KLSparsityRegularizer,
+    L1ActivityRegularizer,
+    sparsity_regularizer,
+    sparsity_stats,
+)
 
 
 def _penalty_through_model(regularizer, batch_size, units=4, value=0.25):
@@ -46,15 +52,18 @@ def test_kl_is_zero_at_target_and_finite_at_saturation():
     assert np.isfinite(float(KLSparsityRegularizer(rho=0.3)(np.ones((5, 3), "float32"))))
 
 
-@pytest.mark.parametrize("make, text", [
-    (lambda: KLSparsityRegularizer(rho=0.0), "rho"),
-    (lambda: KLSparsityRegularizer(rho=1.5), "1.5"),
-    (lambda: KLSparsityRegularizer(beta=-1), "beta"),
-    (lambda: L1ActivityRegularizer(l1=-0.1), "-0.1"),
-    (lambda: L1ActivityRegularizer(l1="a"), "'a'"),
-    (lambda: sparsity_regularizer("l2"), "'l2'"),
-    (lambda: ActivityPenalty("l1"), "Regularizer"),
-])
+@pytest.mark.parametrize(
+    "make, text",
+    [
+        (lambda: KLSparsityRegularizer(rho=0.0), "rho"),
+        (lambda: KLSparsityRegularizer(rho=1.5), "1.5"),
+        (lambda: KLSparsityRegularizer(beta=-1), "beta"),
+        (lambda: L1ActivityRegularizer(l1=-0.1), "-0.1"),
+        (lambda: L1ActivityRegularizer(l1="a"), "'a'"),
+        (lambda: sparsity_regularizer("l2"), "'l2'"),
+        (lambda: ActivityPenalty("l1"), "Regularizer"),
+    ],
+)
 def test_bad_arguments_raise_value_error_echoing_the_value(make, text):
     with pytest.raises(ValueError, match=".*") as info:
         make()

@@ -1,5 +1,6 @@
 """Reports, the index and its claims, the plots and the blank-figure check, on run folders
 written by hand with the RunFolder API (no experiment runs here)."""
+
 import base64
 import io
 import json
@@ -16,8 +17,13 @@ from toolkit import reports
 from toolkit.browser_check import blank_reason, check_figures, check_index, check_page, find_chromium, report_links
 from toolkit.runs.folder import RunFolder
 
-RUN = {"form": "quick", "seed": 3, "epochs": 2, "seconds": 12.5,
-       "images": {"mnist": {"train": 1000, "test": 200, "dataset": "mnist"}}}
+RUN = {
+    "form": "quick",
+    "seed": 3,
+    "epochs": 2,
+    "seconds": 12.5,
+    "images": {"mnist": {"train": 1000, "test": 200, "dataset": "mnist"}},
+}
 
 
 def _png(draw=True):
@@ -38,23 +44,42 @@ def _blank_png():
     return buf.getvalue()
 
 
-def make_run(root, experiment="tiny", run_id="20260101-000000", status="complete", report=None, claims=None,
-             metrics=None, figures=None):
+def make_run(
+    root,
+    experiment="tiny",
+    run_id="20260101-000000",
+    status="complete",
+    report=None,
+    claims=None,
+    metrics=None,
+    figures=None,
+):
     """A run folder written by hand: every file a finished run has."""
     folder = RunFolder(os.path.join(root, experiment, run_id))
     os.makedirs(folder.path, exist_ok=True)
     folder.write("config", {"epochs": 2, "seed": 3, "dataset": "mnist"})
     folder.write("env", {"backend": "tensorflow", "device": "cpu", "command": f"python -m toolkit run {experiment}"})
     folder.write("metrics", metrics if metrics is not None else {"key": {"test_accuracy": 0.9123}})
-    base = {"name": experiment, "title": f"The {experiment} experiment", "slides": "2–7",
-            "summary": "a test experiment", "observations": ["accuracy reached 91.2%"],
-            "notes": [], "error": None, "run": RUN,
-            "tables": [{"title": "Results", "columns": ["model", "test accuracy"], "rows": [["dense", 0.9123]]}],
-            "figures": [{"file": name, "caption": f"caption of {name}"} for name in (figures or {})]}
+    base = {
+        "name": experiment,
+        "title": f"The {experiment} experiment",
+        "slides": "2–7",
+        "summary": "a test experiment",
+        "observations": ["accuracy reached 91.2%"],
+        "notes": [],
+        "error": None,
+        "run": RUN,
+        "tables": [{"title": "Results", "columns": ["model", "test accuracy"], "rows": [["dense", 0.9123]]}],
+        "figures": [{"file": name, "caption": f"caption of {name}"} for name in (figures or {})],
+    }
     folder.write("report", {**base, **(report or {})})
     folder.write("claims", claims if claims is not None else [])
-    folder.write_history([{"label": "dense", "epoch": 1, "loss": 0.5, "accuracy": 0.8},
-                          {"label": "dense", "epoch": 2, "loss": 0.3, "accuracy": 0.9}])
+    folder.write_history(
+        [
+            {"label": "dense", "epoch": 1, "loss": 0.5, "accuracy": 0.8},
+            {"label": "dense", "epoch": 2, "loss": 0.3, "accuracy": 0.9},
+        ]
+    )
     for name, data in (figures or {}).items():
         with open(os.path.join(folder.path, name), "wb") as fh:
             fh.write(data)
@@ -64,9 +89,16 @@ def make_run(root, experiment="tiny", run_id="20260101-000000", status="complete
 
 
 def _claim(cid, verdict, slides="3–7", note=None, **measured):
-    out = {"id": cid, "slides": slides, "claim": f"claim {cid} in words", "criterion": f"criterion of {cid}",
-           "measured": measured or {"mse": [0.05, 0.02]}, "verdict": verdict, "experiment": "tiny",
-           "dataset": "mnist"}
+    out = {
+        "id": cid,
+        "slides": slides,
+        "claim": f"claim {cid} in words",
+        "criterion": f"criterion of {cid}",
+        "measured": measured or {"mse": [0.05, 0.02]},
+        "verdict": verdict,
+        "experiment": "tiny",
+        "dataset": "mnist",
+    }
     return {**out, "note": note} if note else out
 
 
@@ -127,25 +159,33 @@ def test_index_shows_key_numbers_by_human_name_and_keeps_the_raw_key(tmp_path):
 
 # --- the lecture, checked -------------------------------------------------------------------
 def test_index_checks_the_lecture_newest_verdict_wins(tmp_path, monkeypatch):
-    declared = [{"id": c, "slides": s, "claim": f"claim {c} in words", "criterion": f"criterion of {c}"}
-                for c, s in (("c1", "3–7"), ("c2", "8–14"), ("c3", "15"))]
+    declared = [
+        {"id": c, "slides": s, "claim": f"claim {c} in words", "criterion": f"criterion of {c}"}
+        for c, s in (("c1", "3–7"), ("c2", "8–14"), ("c3", "15"))
+    ]
     monkeypatch.setattr(reports, "_declared_claims", lambda: declared)
     make_run(tmp_path, run_id="20260101-000000", claims=[_claim("c1", "reproduced")])
     newer = make_run(tmp_path, run_id="20260102-000000", claims=[_claim("c1", "not_reproduced", mse=[0.02, 0.05])])
-    make_run(tmp_path, experiment="other", run_id="20260101-120000",
-             claims=[_claim("c2", "reproduced", slides="8–14", note="about the embedded 'shapes' set")])
+    make_run(
+        tmp_path,
+        experiment="other",
+        run_id="20260101-120000",
+        claims=[_claim("c2", "reproduced", slides="8–14", note="about the embedded 'shapes' set")],
+    )
     for run_dir in reports.list_runs(tmp_path):
         reports.write_report(run_dir)
     index = open(reports.write_index(tmp_path)).read()
     claims = json.load(open(tmp_path / "claims.json"))
     assert [(c["id"], c["verdict"], c["run"]) for c in claims] == [
-        ("c1", "not_reproduced", "tiny/20260102-000000"), ("c2", "reproduced", "other/20260101-120000"),
-        ("c3", "not_run", None)]
+        ("c1", "not_reproduced", "tiny/20260102-000000"),
+        ("c2", "reproduced", "other/20260101-120000"),
+        ("c3", "not_run", None),
+    ]
     assert claims[0]["measured"] == {"mse": [0.02, 0.05]}
     # the lecture comes first, the runs after it
     assert index.index("The lecture, checked") < index.index("<h2>Runs</h2>")
     assert "1 of 3 claims reproduced" in index and "1 not reproduced, 1 not run yet" in index
-    lecture = index[index.index("The lecture, checked"):index.index("<h2>Runs</h2>")]
+    lecture = index[index.index("The lecture, checked") : index.index("<h2>Runs</h2>")]
     assert '<strong class="not-reproduced">✗ not reproduced' in lecture and "not run yet" in lecture
     assert "mse: [0.02, 0.05]" in lecture and "about the embedded &#x27;shapes&#x27; set" in lecture
     assert 'href="tiny/20260102-000000/report.html"' in lecture
@@ -172,13 +212,25 @@ def test_a_hostile_folder_cannot_inject_markup_or_embed_outside_files(tmp_path, 
     (tmp_path / "secret.png").write_bytes(secret)
     out = tmp_path / "reports"
     xss = "<script>alert(1)</script>"
-    folder = make_run(out, status=None, report={
-        "title": xss, "error": "<img src=x onerror=alert(2)>", "observations": [xss], "notes": [xss],
-        "figures": [{"file": "../../../secret.png", "caption": xss}, {"file": str(tmp_path / "secret.png"),
-                                                                       "caption": "absolute"},
-                    {"file": "../../etc/passwd", "caption": "passwd"}, {"file": "link.png", "caption": "link"}],
-        "tables": [{"title": xss, "columns": [xss], "rows": [[xss]]}]},
-        claims=[{**_claim(xss, "reproduced"), "claim": xss}], metrics={"key": {xss: 1.0}})
+    folder = make_run(
+        out,
+        status=None,
+        report={
+            "title": xss,
+            "error": "<img src=x onerror=alert(2)>",
+            "observations": [xss],
+            "notes": [xss],
+            "figures": [
+                {"file": "../../../secret.png", "caption": xss},
+                {"file": str(tmp_path / "secret.png"), "caption": "absolute"},
+                {"file": "../../etc/passwd", "caption": "passwd"},
+                {"file": "link.png", "caption": "link"},
+            ],
+            "tables": [{"title": xss, "columns": [xss], "rows": [[xss]]}],
+        },
+        claims=[{**_claim(xss, "reproduced"), "claim": xss}],
+        metrics={"key": {xss: 1.0}},
+    )
     os.symlink(tmp_path / "secret.png", os.path.join(folder.path, "link.png"))
     folder.write("status", {"status": xss, "seconds": xss})
     reports.write_report(folder.path)
@@ -205,8 +257,10 @@ def _fig_png(fig):
 def test_one_epoch_history_is_drawn_and_test_curves_are_called_test(tmp_path):
     from toolkit.plots import plot_history
 
-    fig = plot_history({"cnn": {"loss": [0.5], "val_loss": [0.6], "accuracy": [0.8], "val_accuracy": [0.7]}},
-                       metrics=("loss", "accuracy"))
+    fig = plot_history(
+        {"cnn": {"loss": [0.5], "val_loss": [0.6], "accuracy": [0.8], "val_accuracy": [0.7]}},
+        metrics=("loss", "accuracy"),
+    )
     assert isinstance(fig, MplFigure)
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     assert "test" in labels and not any("val" in label for label in labels)
@@ -234,12 +288,14 @@ def test_plot_functions_return_the_figure_without_a_path_and_the_path_with_one(t
     from toolkit.plots.cnn import plot_confusion_matrix
 
     rng = np.random.default_rng(0)
-    figures = [plot_lines([1, 2, 3], {"a": [1, 2, 3], "b": [3, 2, 1]}, xlabel="depth", ylabel="error (%)"),
-               plot_gradient_norms({"s": {"d1": 1e-5, "d2": 0.1}, "r": {"d1": 0.1, "d2": 0.2}}),
-               plot_code_scatter(rng.normal(size=(50, 2)), rng.integers(0, 3, 50)),
-               plot_reconstructions(rng.random((3, 16)), rng.random((3, 16))),
-               plot_confusion_matrix([0, 1, 1], [0, 1, 0], ["a", "b"]),
-               image_grid([rng.random((4, 4))] * 3, ncols=3)]
+    figures = [
+        plot_lines([1, 2, 3], {"a": [1, 2, 3], "b": [3, 2, 1]}, xlabel="depth", ylabel="error (%)"),
+        plot_gradient_norms({"s": {"d1": 1e-5, "d2": 0.1}, "r": {"d1": 0.1, "d2": 0.2}}),
+        plot_code_scatter(rng.normal(size=(50, 2)), rng.integers(0, 3, 50)),
+        plot_reconstructions(rng.random((3, 16)), rng.random((3, 16))),
+        plot_confusion_matrix([0, 1, 1], [0, 1, 0], ["a", "b"]),
+        image_grid([rng.random((4, 4))] * 3, ncols=3),
+    ]
     for fig in figures:
         assert isinstance(fig, MplFigure) and blank_reason(_fig_png(fig)) is None
     # several lines: the legend sits below the axes, not on them
@@ -250,16 +306,17 @@ def test_plot_functions_return_the_figure_without_a_path_and_the_path_with_one(t
 
 
 def test_importing_the_plots_leaves_the_backend_alone():
-    code = ("import matplotlib; matplotlib.use('svg'); import toolkit.plots, io\n"
-            "from toolkit.plots import save_figure\n"
-            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
-            "import matplotlib.pyplot as plt, tempfile, os\n"
-            "fig = plt.figure(); plt.plot([0, 1], [1, 0])\n"
-            "p = save_figure(fig, os.path.join(tempfile.mkdtemp(), 'f.png'))\n"
-            "assert open(p, 'rb').read(4) == b'\\x89PNG' and not plt.get_fignums()\n")
+    code = (
+        "import matplotlib; matplotlib.use('svg'); import toolkit.plots, io\n"
+        "from toolkit.plots import save_figure\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "import matplotlib.pyplot as plt, tempfile, os\n"
+        "fig = plt.figure(); plt.plot([0, 1], [1, 0])\n"
+        "p = save_figure(fig, os.path.join(tempfile.mkdtemp(), 'f.png'))\n"
+        "assert open(p, 'rb').read(4) == b'\\x89PNG' and not plt.get_fignums()\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -276,8 +333,11 @@ def test_blank_reason_flags_blank_images_and_empty_axes():
 
 def test_browser_check_fails_on_a_blank_figure(tmp_path):
     good = make_run(tmp_path, experiment="good", figures={"curve.png": _png()})
-    bad = make_run(tmp_path, experiment="bad", figures={"curve.png": _png(), "blank.png": _blank_png(),
-                                                        "empty.png": _png(draw=False)})
+    bad = make_run(
+        tmp_path,
+        experiment="bad",
+        figures={"curve.png": _png(), "blank.png": _blank_png(), "empty.png": _png(draw=False)},
+    )
     for folder in (good, bad):
         reports.write_report(folder.path)
     assert check_figures(os.path.join(good.path, "report.html")) == []

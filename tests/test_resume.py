@@ -3,6 +3,7 @@
 Runs the real CLI on the ``ae-mnist`` experiment with tiny data from the embedded
 ``shapes`` set; small batches make epochs long enough for the kill to land inside one.
 """
+
 import csv
 import json
 import os
@@ -20,14 +21,37 @@ from toolkit.runs.execute import run_experiment
 from toolkit.runs.experiment import Experiment
 from toolkit.runs.spec import Param, RunSpec, flag, resolve_config
 
-ARGS = ["run", "ae-mnist", "--quick", "--set", "dataset=shapes", "--set", "limit=300", "--set", "test_limit=50",
-        "--set", "code_sizes=8", "--set", "deep_units=16", "--set", "batch_size=4", "--epochs", "3"]
+ARGS = [
+    "run",
+    "ae-mnist",
+    "--quick",
+    "--set",
+    "dataset=shapes",
+    "--set",
+    "limit=300",
+    "--set",
+    "test_limit=50",
+    "--set",
+    "code_sizes=8",
+    "--set",
+    "deep_units=16",
+    "--set",
+    "batch_size=4",
+    "--epochs",
+    "3",
+]
 
 
 def _start(out, *extra):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    return subprocess.Popen([sys.executable, "-m", "toolkit", *ARGS, "--out", str(out), *extra], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "toolkit", *ARGS, "--out", str(out), *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _checkpoint_epoch(out):
@@ -50,7 +74,10 @@ def _only_run(out):
 
 def _history(run_dir):
     with open(os.path.join(run_dir, "history.csv"), newline="") as fh:
-        return [(r["label"], int(r["epoch"]), float(r["loss"]), float(r.get("val_loss") or "nan")) for r in csv.DictReader(fh)]
+        return [
+            (r["label"], int(r["epoch"]), float(r["loss"]), float(r.get("val_loss") or "nan"))
+            for r in csv.DictReader(fh)
+        ]
 
 
 def _flat(metrics, prefix=""):
@@ -128,18 +155,30 @@ def _two_fits(config, run):
     ds = run.data()
     x = ds.x_train.reshape(len(ds.x_train), -1).astype("float32") / 255
     for k in (1, 2):
-        model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.GaussianNoise(0.1),
-                                  keras.layers.Dense(16, activation="relu"), keras.layers.Dropout(0.3),
-                                  keras.layers.Dense(10, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((x.shape[1],)),
+                keras.layers.GaussianNoise(0.1),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(0.3),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
         kill = [_Killer(1)] if k == 2 and config["kill"] and not run.resume else []
         run.fit(model, x, ds.y_train, label=f"m{k}", callbacks=kill)
         run.metric(f"m{k}.loss", float(model.evaluate(x, ds.y_train, verbose=0)))
 
 
-TWO = Experiment(name="two", slides="0", title="Two fits", summary="resume test", run=_two_fits,
-                 spec=RunSpec(dataset="shapes", epochs=3, batch_size=16, limit=160, test_limit=20, seed=3),
-                 params={"kill": Param(False, flag())})
+TWO = Experiment(
+    name="two",
+    slides="0",
+    title="Two fits",
+    summary="resume test",
+    run=_two_fits,
+    spec=RunSpec(dataset="shapes", epochs=3, batch_size=16, limit=160, test_limit=20, seed=3),
+    params={"kill": Param(False, flag())},
+)
 
 
 @pytest.mark.backends

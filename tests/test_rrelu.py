@@ -1,5 +1,6 @@
 """RReLU (slide 27): random slopes in training, their mean at inference, on every backend;
 PReLU with one learned slope per channel."""
+
 import keras
 import numpy as np
 import pytest
@@ -63,16 +64,23 @@ def test_draws_differ_between_steps_of_a_compiled_fit():
 
 
 def test_bad_arguments_raise_toolkit_errors():
-    for kwargs in ({"lower": 0.5, "upper": 0.1}, {"lower": -0.1}, {"upper": float("inf")},
-                   {"lower": "a"}, {"seed": 1.5}):
+    for kwargs in (
+        {"lower": 0.5, "upper": 0.1},
+        {"lower": -0.1},
+        {"upper": float("inf")},
+        {"lower": "a"},
+        {"seed": 1.5},
+    ):
         with pytest.raises(ToolkitError):
             RReLU(**kwargs)
 
 
 def _rrelu_model():
     inputs = keras.Input((6,))
-    return keras.Model(inputs, keras.layers.Dense(3, name="head")(RReLU(seed=2, name="act")(
-        keras.layers.Dense(6, name="dense1")(inputs))))
+    return keras.Model(
+        inputs,
+        keras.layers.Dense(3, name="head")(RReLU(seed=2, name="act")(keras.layers.Dense(6, name="dense1")(inputs))),
+    )
 
 
 X6 = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
@@ -89,8 +97,9 @@ def test_config_round_trip_and_keras_file(tmp_path):
 def test_keras_file_reloads_in_a_fresh_process_without_custom_objects(tmp_path):
     model = _rrelu_model()
     path = run_model_saving_test(model, X6, tmp_path)
-    np.testing.assert_allclose(predict_in_fresh_process(path, X6, tmp_path),
-                               keras.ops.convert_to_numpy(model(X6, training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        predict_in_fresh_process(path, X6, tmp_path), keras.ops.convert_to_numpy(model(X6, training=False)), atol=1e-6
+    )
 
 
 def test_prelu_learns_one_slope_per_channel_whatever_the_rank(tmp_path):

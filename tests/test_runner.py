@@ -1,4 +1,5 @@
 """The runner, the config, the reports and the CLI, on a tiny experiment defined here."""
+
 import json
 import os
 import subprocess
@@ -9,18 +10,25 @@ import numpy as np
 import pytest
 
 from tests.harness import REPO
-from toolkit.runs.spec import Param, RunSpec, at_least, flag, fraction, open_unit, resolve_config, whole
 from toolkit.errors import RunError, ToolkitError
 from toolkit.runs.execute import run_experiment
 from toolkit.runs.experiment import Experiment
+from toolkit.runs.spec import Param, RunSpec, at_least, flag, fraction, open_unit, resolve_config, whole
 
 
 def _tiny_run(config, run):
     ds = run.data()
-    model = keras.Sequential([keras.Input(ds.image_shape), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
-    model.compile(keras.optimizers.Adam(config["learning_rate"]), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(ds.image_shape),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(config["learning_rate"]), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     x = ds.x_train.astype("float32")
     if config["poison"]:
         x[5, 3, 3, 0] = np.nan  # a corrupt pixel: the loss becomes NaN
@@ -40,21 +48,47 @@ def _tiny_run(config, run):
     run.save_model(model, "dense")
 
 
-TINY = Experiment(name="tiny", slides="0", title="Tiny", summary="a test experiment",
-                  spec=RunSpec(dataset="shapes", epochs=2, batch_size=32, limit=200, test_limit=50, seed=0),
-                  params={"learning_rate": Param(0.01, at_least(0)), "poison": Param(False, flag())},
-                  quick={"epochs": 1}, run=_tiny_run)
+TINY = Experiment(
+    name="tiny",
+    slides="0",
+    title="Tiny",
+    summary="a test experiment",
+    spec=RunSpec(dataset="shapes", epochs=2, batch_size=32, limit=200, test_limit=50, seed=0),
+    params={"learning_rate": Param(0.01, at_least(0)), "poison": Param(False, flag())},
+    quick={"epochs": 1},
+    run=_tiny_run,
+)
 
 
 def test_config_types_ranges_and_unknown_keys():
-    exp = Experiment(name="cfg", slides="0", title="cfg", summary="config", run=_tiny_run,
-                     spec=RunSpec(epochs=5), quick={"epochs": 1},
-                     params={"rate": Param(0.1, fraction()), "code_sizes": Param([2, 8], whole(1)),
-                             "tied": Param(False, flag()), "name": Param("x"), "rho": Param(0.05, open_unit())})
+    exp = Experiment(
+        name="cfg",
+        slides="0",
+        title="cfg",
+        summary="config",
+        run=_tiny_run,
+        spec=RunSpec(epochs=5),
+        quick={"epochs": 1},
+        params={
+            "rate": Param(0.1, fraction()),
+            "code_sizes": Param([2, 8], whole(1)),
+            "tied": Param(False, flag()),
+            "name": Param("x"),
+            "rho": Param(0.05, open_unit()),
+        },
+    )
     cfg = resolve_config(exp, True, ["code_sizes=4,16,64", "tied=true", "limit=300", "rate=0.5"])
     spec = {"dataset": "mnist", "batch_size": 128, "test_limit": None, "seed": 0, "mixed_precision": False}
-    assert cfg == {**spec, "epochs": 1, "rate": 0.5, "code_sizes": [4, 16, 64], "tied": True, "limit": 300,
-                   "name": "x", "rho": 0.05}
+    assert cfg == {
+        **spec,
+        "epochs": 1,
+        "rate": 0.5,
+        "code_sizes": [4, 16, 64],
+        "tied": True,
+        "limit": 300,
+        "name": "x",
+        "rho": 0.05,
+    }
     defaults = exp
     with pytest.raises(ToolkitError, match="unknown config key 'epoch'.*Did you mean 'epochs'"):
         resolve_config(defaults, overrides=["epoch=3"])
@@ -76,8 +110,18 @@ def test_run_folder_has_everything_and_reports_render(tmp_path):
     config = resolve_config(TINY)
     run_dir = run_experiment(TINY, config, out_root=tmp_path)
     files = set(os.listdir(run_dir))
-    assert {"config.json", "env.json", "status.json", "history.csv", "metrics.json", "report.json",
-            "report.md", "report.html", "curve.png", "dense.keras"} <= files
+    assert {
+        "config.json",
+        "env.json",
+        "status.json",
+        "history.csv",
+        "metrics.json",
+        "report.json",
+        "report.md",
+        "report.html",
+        "curve.png",
+        "dense.keras",
+    } <= files
     assert "checkpoints" not in files
     status = json.load(open(os.path.join(run_dir, "status.json")))
     assert status["status"] == "complete"
@@ -129,20 +173,24 @@ def test_unwritable_output_folder(tmp_path):
 
 def _cli(*args, timeout=120):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+    )
 
 
-@pytest.mark.parametrize("args, expect", [
-    (["run", "ae-mnsit"], "unknown experiment 'ae-mnsit'"),
-    (["run", "ae-mnist", "--set", "epochs=0"], "epochs must be whole numbers >= 1"),
-    (["run", "ae-mnist", "--set", "nope=1"], "unknown config key 'nope'"),
-    (["run", "ae-mnist", "--epochs", "0"], "--epochs must be >= 1"),
-    (["run", "ae-mnist", "--data-dir", "/does/not/exist"], "does not exist"),
-    (["run", "ae-mnist", "--device", "tpu"], "unknown device 'tpu'"),
-    (["run", "ae-mnist", "--backend", "theano"], "unknown backend 'theano'"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["run", "ae-mnsit"], "unknown experiment 'ae-mnsit'"),
+        (["run", "ae-mnist", "--set", "epochs=0"], "epochs must be whole numbers >= 1"),
+        (["run", "ae-mnist", "--set", "nope=1"], "unknown config key 'nope'"),
+        (["run", "ae-mnist", "--epochs", "0"], "--epochs must be >= 1"),
+        (["run", "ae-mnist", "--data-dir", "/does/not/exist"], "does not exist"),
+        (["run", "ae-mnist", "--device", "tpu"], "unknown device 'tpu'"),
+        (["run", "ae-mnist", "--backend", "theano"], "unknown backend 'theano'"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_cli_bad_input_is_one_line_and_exit_2(args, expect, tmp_path):
     done = _cli(*args, "--out", str(tmp_path)) if args[0] == "run" else _cli(*args)
     assert done.returncode == 2, done.stderr
@@ -155,8 +203,17 @@ def test_cli_list_and_help():
     done = _cli("list")
     assert done.returncode == 0
     names = [line.split()[0] for line in done.stdout.splitlines()]
-    assert names == ["ae-mnist", "deep-ae-mnist", "pretrain-mnist", "sparse-ae-mnist", "activations-mnist",
-                     "filters", "cnn-mnist", "augment-cifar10", "zoo-cifar10"]
+    assert names == [
+        "ae-mnist",
+        "deep-ae-mnist",
+        "pretrain-mnist",
+        "sparse-ae-mnist",
+        "activations-mnist",
+        "filters",
+        "cnn-mnist",
+        "augment-cifar10",
+        "zoo-cifar10",
+    ]
     helped = _cli("run", "--help")
     assert helped.returncode == 0 and "--quick" in helped.stdout and "examples:" in helped.stdout
 

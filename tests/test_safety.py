@@ -1,4 +1,5 @@
 """Safe loading, resource bounds and run-folder facts needed to repeat a run."""
+
 import json
 import os
 import subprocess
@@ -9,10 +10,10 @@ import pytest
 
 from tests.harness import REPO
 from toolkit import resources
-from toolkit.runs.spec import RunSpec, resolve_config
 from toolkit.errors import RunError, ToolkitError
 from toolkit.runs.execute import run_experiment
 from toolkit.runs.experiment import Experiment
+from toolkit.runs.spec import RunSpec, resolve_config
 from toolkit.saving import load_model
 
 
@@ -34,8 +35,9 @@ def test_lambda_model_is_refused_unless_the_user_opts_in(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-@pytest.mark.parametrize("content, expect", [(b"", "not a readable .keras file"),
-                                             (b"PK\x03\x04garbage", "not a readable .keras file")])
+@pytest.mark.parametrize(
+    "content, expect", [(b"", "not a readable .keras file"), (b"PK\x03\x04garbage", "not a readable .keras file")]
+)
 def test_broken_model_files_are_one_line_errors(tmp_path, content, expect):
     path = tmp_path / "broken.keras"
     path.write_bytes(content)
@@ -45,8 +47,21 @@ def test_broken_model_files_are_one_line_errors(tmp_path, content, expect):
 
 
 def test_no_pickle_of_user_files_anywhere():
-    found = subprocess.run(["git", "grep", "-nE", r"pickle\.load|allow_pickle\s*=\s*True|joblib\.load|torch\.load",
-                            "--", "toolkit", "experiments", "benchmarks"], cwd=REPO, capture_output=True, text=True)
+    found = subprocess.run(
+        [
+            "git",
+            "grep",
+            "-nE",
+            r"pickle\.load|allow_pickle\s*=\s*True|joblib\.load|torch\.load",
+            "--",
+            "toolkit",
+            "experiments",
+            "benchmarks",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert found.stdout == "", found.stdout
 
 
@@ -54,8 +69,14 @@ def _no_run(config, run):  # pragma: no cover - never reached: the check refuses
     raise AssertionError("the experiment ran")
 
 
-BIG = Experiment(name="big", slides="0", title="Big", summary="too big", run=_no_run,
-                 spec=RunSpec(dataset="mnist", limit=None, test_limit=None, epochs=1, seed=0))
+BIG = Experiment(
+    name="big",
+    slides="0",
+    title="Big",
+    summary="too big",
+    run=_no_run,
+    spec=RunSpec(dataset="mnist", limit=None, test_limit=None, epochs=1, seed=0),
+)
 
 
 def test_estimates_are_honest():
@@ -70,7 +91,7 @@ def test_estimates_are_honest():
 
 
 def test_a_run_that_will_not_fit_is_refused_up_front(tmp_path, monkeypatch):
-    monkeypatch.setattr(resources, "available_memory", lambda: 50 * 1024 ** 2)
+    monkeypatch.setattr(resources, "available_memory", lambda: 50 * 1024**2)
     with pytest.raises(RunError) as err:
         run_experiment(BIG, resolve_config(BIG), out_root=tmp_path)
     message = str(err.value)
@@ -82,7 +103,7 @@ def test_a_fit_that_will_not_fit_is_refused_with_the_estimate(monkeypatch):
     from toolkit.runs.folder import RunFolder
     from toolkit.runs.recorder import Run
 
-    monkeypatch.setattr(resources, "available_memory", lambda: 1024 ** 2)
+    monkeypatch.setattr(resources, "available_memory", lambda: 1024**2)
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1000), keras.layers.Dense(10)])
     model.compile("adam", "mse")
     run = Run(BIG, {"epochs": 1, "seed": 0}, RunFolder("/nonexistent"))

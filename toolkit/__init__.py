@@ -6,6 +6,7 @@ Importing ``toolkit`` is cheap and has no side effects: it does not import Keras
 CLI can choose the backend first), train, download or plot. Public names load on first
 use, e.g. ``toolkit.load_dataset`` or ``from toolkit import build_cnn``.
 """
+
 import importlib
 
 __version__ = "0.1.0"

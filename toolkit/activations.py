@@ -15,6 +15,7 @@ here, so an activation sweep is a loop over strings. A spec is one of:
 
 Unknown names raise ``ToolkitError`` (a ``ValueError``) listing the valid ones.
 """
+
 import keras
 
 from toolkit.errors import ToolkitError, check_choice
@@ -22,9 +23,23 @@ from toolkit.layers import PReLU, RReLU
 
 # The lecture's own family first (slides 23–27), then Keras's other activations.
 LECTURE_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu")
-KERAS_ACTIVATIONS = ("linear", "elu", "selu", "gelu", "silu", "swish", "mish", "softplus",
-                     "softsign", "hard_sigmoid", "hard_silu", "relu6", "celu", "exponential",
-                     "softmax")
+KERAS_ACTIVATIONS = (
+    "linear",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "hard_silu",
+    "relu6",
+    "celu",
+    "exponential",
+    "softmax",
+)
 
 
 def activation_names():
@@ -40,9 +55,7 @@ def _split_spec(spec):
             raise ToolkitError(f"activation dict needs a 'name' key; received {spec!r}")
         options = dict(spec)
         return options.pop("name"), options
-    raise ToolkitError(
-        f"activation must be a name, a dict with 'name', or a keras Layer; received {spec!r}"
-    )
+    raise ToolkitError(f"activation must be a name, a dict with 'name', or a keras Layer; received {spec!r}")
 
 
 def get_activation(spec, name=None):

@@ -40,6 +40,7 @@ Example (slide 7: encode, then decode):
     >>> model.get_layer("enc1_dense") is encoder.get_layer("enc1_dense")
     True
 """
+
 from dataclasses import dataclass
 
 import keras
@@ -83,7 +84,8 @@ class AutoencoderParts:
         if not enc or not dec:
             raise ToolkitError(
                 f"model {model.name!r} has no enc*/dec* layers; received layers "
-                f"{[layer.name for layer in model.layers]}")
+                f"{[layer.name for layer in model.layers]}"
+            )
         encoder = _chain_model(enc, tuple(model.input.shape[1:]), f"{model.name}_encoder", "encoder_input")
         decoder = _chain_model(dec, tuple(encoder.output.shape[1:]), f"{model.name}_decoder", "decoder_input")
         return cls(model, encoder, decoder)
@@ -152,8 +154,16 @@ def _noise_layer(noise, noise_level):
     return keras.layers.Dropout(rate, name="input_noise")
 
 
-def _assemble(input_shape, enc_layers, dec_layers, name, noise_layer=None, loss=None,
-              output_activation="sigmoid", optimizer="adam"):
+def _assemble(
+    input_shape,
+    enc_layers,
+    dec_layers,
+    name,
+    noise_layer=None,
+    loss=None,
+    output_activation="sigmoid",
+    optimizer="adam",
+):
     """Wire the layers into model, encoder and decoder (one set of layer objects)."""
     inputs = keras.Input(shape=input_shape, name="input")
     x = noise_layer(inputs) if noise_layer is not None else inputs
@@ -166,10 +176,20 @@ def _assemble(input_shape, enc_layers, dec_layers, name, noise_layer=None, loss=
 
 
 # ---------------------------------------------------------------------------- builders
-def build_stacked_autoencoder(input_dim, hidden_units=(256, 64), activation="sigmoid",
-                              output_activation="sigmoid", code_activation=None, tied=False,
-                              code_regularizer=None, noise=None, noise_level=0.2, loss=None,
-                              optimizer="adam", name="stacked_autoencoder"):
+def build_stacked_autoencoder(
+    input_dim,
+    hidden_units=(256, 64),
+    activation="sigmoid",
+    output_activation="sigmoid",
+    code_activation=None,
+    tied=False,
+    code_regularizer=None,
+    noise=None,
+    noise_level=0.2,
+    loss=None,
+    optimizer="adam",
+    name="stacked_autoencoder",
+):
     """Stacked autoencoder ``input_dim → h1 → … → hn → … → h1 → input_dim`` (slide 8).
 
     The generic dense builder; :func:`build_autoencoder`, :func:`build_sparse_autoencoder`
@@ -223,8 +243,9 @@ def build_stacked_autoencoder(input_dim, hidden_units=(256, 64), activation="sig
     return _assemble((input_dim,), enc_layers, dec_layers, name, noise_layer, loss, output_activation, optimizer)
 
 
-def build_autoencoder(input_dim, code_units=32, activation="sigmoid", output_activation="sigmoid",
-                      name="autoencoder", **kwargs):
+def build_autoencoder(
+    input_dim, code_units=32, activation="sigmoid", output_activation="sigmoid", name="autoencoder", **kwargs
+):
     """The lecture's autoencoder: visible → one hidden layer → visible (slides 2–7).
 
     ``code_units`` smaller than ``input_dim`` forces compression (slides 4–6). Other
@@ -235,12 +256,22 @@ def build_autoencoder(input_dim, code_units=32, activation="sigmoid", output_act
         >>> model.loss, tuple(encoder.output.shape)
         ('binary_crossentropy', (None, 30))
     """
-    return build_stacked_autoencoder(input_dim, (code_units,), activation=activation,
-                                     output_activation=output_activation, name=name, **kwargs)
+    return build_stacked_autoencoder(
+        input_dim, (code_units,), activation=activation, output_activation=output_activation, name=name, **kwargs
+    )
 
 
-def build_sparse_autoencoder(input_dim, hidden_units=(1000,), sparsity="kl", rho=0.05, beta=1.0,
-                             l1=1e-3, activation="sigmoid", name="sparse_autoencoder", **kwargs):
+def build_sparse_autoencoder(
+    input_dim,
+    hidden_units=(1000,),
+    sparsity="kl",
+    rho=0.05,
+    beta=1.0,
+    l1=1e-3,
+    activation="sigmoid",
+    name="sparse_autoencoder",
+    **kwargs,
+):
     """Sparse autoencoder (slide 15): the code may be wider than the input (over-complete)
     because a penalty keeps most code units quiet.
 
@@ -259,14 +290,23 @@ def build_sparse_autoencoder(input_dim, hidden_units=(1000,), sparsity="kl", rho
     if sparsity == "kl" and activation_label(code_activation) not in ("sigmoid", "hard_sigmoid"):
         raise ToolkitError(
             f"KL sparsity needs code activations in [0, 1] (sigmoid); received activation "
-            f"{activation_label(code_activation)!r}; use sparsity='l1' for other activations")
+            f"{activation_label(code_activation)!r}; use sparsity='l1' for other activations"
+        )
     regularizer = sparsity_regularizer(sparsity, l1=l1, rho=rho, beta=beta)
-    return build_stacked_autoencoder(input_dim, hidden_units, activation=activation,
-                                     code_regularizer=regularizer, name=name, **kwargs)
+    return build_stacked_autoencoder(
+        input_dim, hidden_units, activation=activation, code_regularizer=regularizer, name=name, **kwargs
+    )
 
 
-def build_denoising_autoencoder(input_shape, hidden_units=(256, 64), noise="gaussian", noise_level=0.3,
-                                convolutional=False, name="denoising_autoencoder", **kwargs):
+def build_denoising_autoencoder(
+    input_shape,
+    hidden_units=(256, 64),
+    noise="gaussian",
+    noise_level=0.3,
+    convolutional=False,
+    name="denoising_autoencoder",
+    **kwargs,
+):
     """Denoising autoencoder: corrupt the input while training, reconstruct the clean one.
 
     ``noise="gaussian"`` adds N(0, ``noise_level``²) noise, ``"dropout"`` zeroes a fraction
@@ -281,17 +321,29 @@ def build_denoising_autoencoder(input_shape, hidden_units=(256, 64), noise="gaus
         0.25
     """
     if convolutional:
-        return build_conv_autoencoder(input_shape, filters=hidden_units, noise=noise,
-                                      noise_level=noise_level, name=name, **kwargs)
+        return build_conv_autoencoder(
+            input_shape, filters=hidden_units, noise=noise, noise_level=noise_level, name=name, **kwargs
+        )
     if noise is None:
         raise ToolkitError(f"a denoising autoencoder needs noise; received None; valid: {', '.join(NOISE_KINDS)}")
-    return build_stacked_autoencoder(input_shape, hidden_units, noise=noise, noise_level=noise_level,
-                                     name=name, **kwargs)
+    return build_stacked_autoencoder(
+        input_shape, hidden_units, noise=noise, noise_level=noise_level, name=name, **kwargs
+    )
 
 
-def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(16, 32), kernel_size=3, activation="relu",
-                           output_activation="sigmoid", code_units=None, noise=None, noise_level=0.2,
-                           loss=None, optimizer="adam", name="conv_autoencoder"):
+def build_conv_autoencoder(
+    input_shape=(28, 28, 1),
+    filters=(16, 32),
+    kernel_size=3,
+    activation="relu",
+    output_activation="sigmoid",
+    code_units=None,
+    noise=None,
+    noise_level=0.2,
+    loss=None,
+    optimizer="adam",
+    name="conv_autoencoder",
+):
     """Convolutional autoencoder (slides 8 and 49): conv/pool encoder, transposed-conv decoder.
 
     Encoder stage ``k``: ``enc{k}_conv`` (``filters[k-1]``, same padding), ``enc{k}_act``,
@@ -311,30 +363,38 @@ def build_conv_autoencoder(input_shape=(28, 28, 1), filters=(16, 32), kernel_siz
     filters = check_units("filters", filters)
     kernel_size = check_int("kernel_size", kernel_size, low=1)
     n = len(filters)
-    if shape[0] % 2 ** n or shape[1] % 2 ** n:
+    if shape[0] % 2**n or shape[1] % 2**n:
         raise ToolkitError(
-            f"input height and width must be divisible by 2**len(filters) = {2 ** n}; received "
-            f"input_shape {shape} with filters {filters}")
+            f"input height and width must be divisible by 2**len(filters) = {2**n}; received "
+            f"input_shape {shape} with filters {filters}"
+        )
     noise_layer = _noise_layer(noise, noise_level)
 
     enc_layers = []
     for k, f in enumerate(filters, start=1):
-        enc_layers += [keras.layers.Conv2D(f, kernel_size, padding="same", name=f"enc{k}_conv"),
-                       get_activation(activation, name=f"enc{k}_act"),
-                       keras.layers.MaxPooling2D(2, name=f"enc{k}_pool")]
+        enc_layers += [
+            keras.layers.Conv2D(f, kernel_size, padding="same", name=f"enc{k}_conv"),
+            get_activation(activation, name=f"enc{k}_act"),
+            keras.layers.MaxPooling2D(2, name=f"enc{k}_pool"),
+        ]
     dec_layers = []
     if code_units is not None:
         code_units = check_int("code_units", code_units, low=1)
-        grid = (shape[0] // 2 ** n, shape[1] // 2 ** n, filters[-1])
-        enc_layers += [keras.layers.Flatten(name=f"enc{n + 1}_flatten"),
-                       keras.layers.Dense(code_units, name=f"enc{n + 1}_dense"),
-                       get_activation(activation, name=f"enc{n + 1}_act")]
-        dec_layers += [keras.layers.Dense(int(np.prod(grid)), name=f"dec{n + 1}_dense"),
-                       get_activation(activation, name=f"dec{n + 1}_act"),
-                       keras.layers.Reshape(grid, name=f"dec{n + 1}_reshape")]
+        grid = (shape[0] // 2**n, shape[1] // 2**n, filters[-1])
+        enc_layers += [
+            keras.layers.Flatten(name=f"enc{n + 1}_flatten"),
+            keras.layers.Dense(code_units, name=f"enc{n + 1}_dense"),
+            get_activation(activation, name=f"enc{n + 1}_act"),
+        ]
+        dec_layers += [
+            keras.layers.Dense(int(np.prod(grid)), name=f"dec{n + 1}_dense"),
+            get_activation(activation, name=f"dec{n + 1}_act"),
+            keras.layers.Reshape(grid, name=f"dec{n + 1}_reshape"),
+        ]
     channels = (shape[2],) + filters
     for k in range(n, 0, -1):
-        dec_layers += [keras.layers.Conv2DTranspose(channels[k - 1], kernel_size, strides=2, padding="same",
-                                                    name=f"dec{k}_convT"),
-                       get_activation(output_activation if k == 1 else activation, name=f"dec{k}_act")]
+        dec_layers += [
+            keras.layers.Conv2DTranspose(channels[k - 1], kernel_size, strides=2, padding="same", name=f"dec{k}_convT"),
+            get_activation(output_activation if k == 1 else activation, name=f"dec{k}_act"),
+        ]
     return _assemble(shape, enc_layers, dec_layers, name, noise_layer, loss, output_activation, optimizer)

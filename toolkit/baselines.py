@@ -4,6 +4,7 @@ PCA (slides 4–6: the autoencoder as a learned, non-linear compression; PCA is 
 counterpart). Written with numpy's symmetric eigendecomposition of the covariance (784x784
 for MNIST: well under a second) because neither Keras nor TensorFlow ships a PCA.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,11 @@ class PCA:
     def fit(cls, x, n_components):
         x = np.asarray(x, np.float64).reshape(len(x), -1)
         d = x.shape[1]
-        if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) \
-                or not 1 <= n_components <= d:
+        if (
+            isinstance(n_components, bool)
+            or not isinstance(n_components, (int, np.integer))
+            or not 1 <= n_components <= d
+        ):
             raise ToolkitError(f"n_components must be an int in 1..{d}; received {n_components!r}")
         mean = x.mean(axis=0)
         cov = np.cov(x - mean, rowvar=False)

@@ -7,6 +7,7 @@ with Pillow (no browser needed) and flags one whose pixels are nearly all one co
 whose axes (a box drawn by dark spines) hold nothing inside. Used by ``make browser-check``
 and by the test suite when chromium is there.
 """
+
 import base64
 import binascii
 import html
@@ -19,15 +20,25 @@ import sys
 import tempfile
 import urllib.parse
 
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--allow-file-access-from-files"]
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+]
 
 # Runs in the page: counts images that failed to decode, prints it into the DOM.
-_PROBE = ("<script>window.addEventListener('load',()=>{const bad=[...document.images]"
-          ".filter(i=>!(i.complete&&i.naturalWidth>0)).length;"
-          "document.body.setAttribute('data-broken-images',String(bad));"
-          "document.body.setAttribute('data-images',String(document.images.length));});</script>")
+_PROBE = (
+    "<script>window.addEventListener('load',()=>{const bad=[...document.images]"
+    ".filter(i=>!(i.complete&&i.naturalWidth>0)).length;"
+    "document.body.setAttribute('data-broken-images',String(bad));"
+    "document.body.setAttribute('data-images',String(document.images.length));});</script>"
+)
 
 
 def find_chromium():
@@ -50,9 +61,19 @@ def dump_dom(html_path, chromium=None, timeout=60):
         with os.fdopen(fd, "w") as fh, open(html_path, encoding="utf-8") as src:
             fh.write(src.read().replace("</body>", _PROBE + "</body>"))
         try:
-            done = subprocess.run([chromium, *_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000",
-                                   "--dump-dom", f"file://{probed}"], capture_output=True, text=True,
-                                  timeout=timeout)
+            done = subprocess.run(
+                [
+                    chromium,
+                    *_FLAGS,
+                    f"--user-data-dir={profile}",
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    f"file://{probed}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
         finally:
             os.remove(probed)
     if done.returncode != 0:
@@ -80,8 +101,9 @@ def _axes_boxes(gray, min_side=40, slack=4):
     import numpy as np
 
     dark = gray < 100
-    runs = np.array([(y, a, b) for y, line in enumerate(dark) for a, b in _runs(line) if b - a >= min_side]
-                    ).reshape(-1, 3)
+    runs = np.array([(y, a, b) for y, line in enumerate(dark) for a, b in _runs(line) if b - a >= min_side]).reshape(
+        -1, 3
+    )
     filled = np.vstack([np.zeros((1, dark.shape[1]), int), np.cumsum(dark, axis=0)])
 
     def spine(lo, hi, top, bottom):  # the dark columns in [lo, hi) over the whole height
@@ -121,10 +143,10 @@ def blank_reason(png_bytes, one_colour=0.995, min_ink=8):
     if share >= one_colour:
         return f"{share:.1%} of its pixels are one colour"
     for top, bottom, left, right in _axes_boxes(rgb.mean(axis=2)):
-        inside = rgb[top + 3:bottom - 3, left + 3:right - 3].reshape(-1, 3)
+        inside = rgb[top + 3 : bottom - 3, left + 3 : right - 3].reshape(-1, 3)
         if not len(inside):
             continue
-        colours, counts = np.unique(packed[top + 3:bottom - 3, left + 3:right - 3], return_counts=True)
+        colours, counts = np.unique(packed[top + 3 : bottom - 3, left + 3 : right - 3], return_counts=True)
         background = np.array([(colours[counts.argmax()] >> s) & 255 for s in (16, 8, 0)])
         if counts.max() < 0.5 * len(inside) or background.mean() < 128:
             continue  # an image fills it, or a dark patch of one (imshow): not empty axes

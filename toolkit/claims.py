@@ -19,6 +19,7 @@ Example — the verdict logic on hand-made numbers:
     >>> verdict(c, {"mse": [0.05, 0.02]})["verdict"], verdict(c, {"mse": [0.02, 0.05]})["verdict"]
     ('reproduced', 'not_reproduced')
 """
+
 import dataclasses
 import math
 
@@ -52,8 +53,11 @@ def verdict(claim, metrics):
     try:
         measured = claim.measure(metrics)
     except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as exc:
-        return {**claim.summary(), "measured": {"not measured": f"{type(exc).__name__}: {exc}"},
-                "verdict": NOT_REPRODUCED}
+        return {
+            **claim.summary(),
+            "measured": {"not measured": f"{type(exc).__name__}: {exc}"},
+            "verdict": NOT_REPRODUCED,
+        }
     ok = _finite(measured) and bool(claim.holds(measured))
     return {**claim.summary(), "measured": measured, "verdict": REPRODUCED if ok else NOT_REPRODUCED}
 
@@ -63,18 +67,28 @@ def judge(experiment, metrics, error=None):
     used = sorted({d.get("dataset") for d in metrics.get("data", {}).values() if d.get("dataset")})
     results = []
     for claim in experiment.claims:
-        result = verdict(claim, metrics) if error is None else {
-            **claim.summary(), "measured": {"not measured": f"the run failed: {error}"}, "verdict": NOT_REPRODUCED}
+        result = (
+            verdict(claim, metrics)
+            if error is None
+            else {
+                **claim.summary(),
+                "measured": {"not measured": f"the run failed: {error}"},
+                "verdict": NOT_REPRODUCED,
+            }
+        )
         result["experiment"] = experiment.name
         result["dataset"] = ", ".join(used) or None
         if "shapes" in used and experiment.spec.dataset != "shapes":
-            result["note"] = (f"about the embedded 'shapes' set, not the lecture's data ({experiment.spec.dataset}): "
-                              "the real dataset was not found")
+            result["note"] = (
+                f"about the embedded 'shapes' set, not the lecture's data ({experiment.spec.dataset}): "
+                "the real dataset was not found"
+            )
         results.append(result)
     return results
 
 
 # --- small criteria, shared by the experiments' declarations -----------------------------
+
 
 def decreasing(values):
     """Each value strictly below the one before."""

@@ -3,6 +3,7 @@
 The backend is chosen before Keras is first imported (``--backend`` or ``KERAS_BACKEND``).
 Bad input prints one line, ``error: ...``, and exits with status 2; no traceback.
 """
+
 import argparse
 import os
 import sys
@@ -26,10 +27,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    parser = _Parser(prog="python -m toolkit", description=(
-        "Run the lecture's experiments (autoencoders, greedy pretraining, activations and "
-        "vanishing gradients, filters, CNNs, augmentation, the model zoo) and write reports."),
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="python -m toolkit",
+        description=(
+            "Run the lecture's experiments (autoencoders, greedy pretraining, activations and "
+            "vanishing gradients, filters, CNNs, augmentation, the model zoo) and write reports."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="{run,list,tour,report,index,results}", parser_class=_Parser)
 
     def common(p):
@@ -39,21 +45,28 @@ def build_parser():
         p.add_argument("--data-dir", default=None, help="folder made by prepare.py (else $TOOLKIT_DATA_DIR)")
         p.add_argument("--out", default="reports", help="reports root folder (default: reports)")
 
-    run = sub.add_parser("run", help="run one or more experiments", epilog=EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run", help="run one or more experiments", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     run.add_argument("experiments", nargs="+", metavar="EXPERIMENT", help="name(s) from `list`")
     run.add_argument("--quick", action="store_true", help="the quick variant (minutes on 2 CPU cores)")
     run.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config field (repeatable), e.g. --set batch_size=64")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field (repeatable), e.g. --set batch_size=64",
+    )
     run.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the same config")
     common(run)
     run.add_argument("--seed", type=int, default=None, help="seed of everything in the run (default: the config's)")
     lst = sub.add_parser("list", help="list the experiments (--names: names only, for scripts and the Makefile)")
     lst.add_argument("--names", action="store_true", help="one name per line, nothing else")
     lst.add_argument("--dataset", default=None, help="only the experiments on this dataset (mnist, cifar10)")
-    tour = sub.add_parser("tour", help="every experiment in its quick form; real data when found, "
-                                       "the embedded 'shapes' dataset otherwise")
+    tour = sub.add_parser(
+        "tour", help="every experiment in its quick form; real data when found, the embedded 'shapes' dataset otherwise"
+    )
     tour.add_argument("--seed", type=int, default=None, help="seed of every run of the tour (default: the config's)")
     common(tour)
     rep = sub.add_parser("report", help="rebuild report.md/html of a run folder")
@@ -108,8 +121,10 @@ def _resolve_data_dir(args, tour=False):
         if tour:
             print(f"tour: data folder {data_dir} not found; using the embedded 'shapes' dataset", flush=True)
             return None
-        raise _UserError(f"--data-dir {data_dir} does not exist; create it with "
-                         f"`python3 ../shared/data/prepare.py {data_dir}` or pass an existing folder")
+        raise _UserError(
+            f"--data-dir {data_dir} does not exist; create it with "
+            f"`python3 ../shared/data/prepare.py {data_dir}` or pass an existing folder"
+        )
     return data_dir
 
 
@@ -123,14 +138,15 @@ def cmd_list(names_only=False, dataset=None):
     return 0
 
 
-def _run_many(names, args, use_quick, overrides=(), epochs=None, resume=False, fallback=False, data_dir=None,
-              seed=None):
+def _run_many(
+    names, args, use_quick, overrides=(), epochs=None, resume=False, fallback=False, data_dir=None, seed=None
+):
     import matplotlib
 
     matplotlib.use("Agg")  # runs write figures to files; a library import never picks the backend
     _import_keras_quietly()
-    from toolkit.runs.experiment import get_experiment
     from toolkit.runs.execute import run_experiment
+    from toolkit.runs.experiment import get_experiment
     from toolkit.runs.spec import resolve_config
 
     experiments = [get_experiment(n) for n in names]  # every name checked before anything runs
@@ -139,10 +155,21 @@ def _run_many(names, args, use_quick, overrides=(), epochs=None, resume=False, f
     configs = [resolve_config(exp, use_quick, overrides, epochs) for exp in experiments]
     done = []
     for i, (exp, config) in enumerate(zip(experiments, configs), 1):
-        print(f"\n=== experiment {i}/{len(experiments)}: {exp.name} (slides {exp.slides}){' [quick]' if use_quick else ''} ===",
-              flush=True)
-        run_dir = run_experiment(exp, config, out_root=args.out, device=args.device, resume=resume,
-                                 fallback_data=fallback, devices=args.devices, data_dir=data_dir)
+        print(
+            f"\n=== experiment {i}/{len(experiments)}: {exp.name} (slides {exp.slides})"
+            f"{' [quick]' if use_quick else ''} ===",
+            flush=True,
+        )
+        run_dir = run_experiment(
+            exp,
+            config,
+            out_root=args.out,
+            device=args.device,
+            resume=resume,
+            fallback_data=fallback,
+            devices=args.devices,
+            data_dir=data_dir,
+        )
         print(f"report: {os.path.join(run_dir, 'report.html')}", flush=True)
         done.append(run_dir)
     print(f"\nindex: {os.path.join(os.path.abspath(args.out), 'index.html')}")
@@ -182,8 +209,16 @@ def main(argv=None):
             if args.command == "run":
                 if args.epochs is not None and args.epochs < 1:
                     raise _UserError(f"--epochs must be >= 1; received {args.epochs}")
-                return _run_many(args.experiments, args, args.quick, args.set, args.epochs, args.resume,
-                                 data_dir=_resolve_data_dir(args), seed=args.seed)
+                return _run_many(
+                    args.experiments,
+                    args,
+                    args.quick,
+                    args.set,
+                    args.epochs,
+                    args.resume,
+                    data_dir=_resolve_data_dir(args),
+                    seed=args.seed,
+                )
             if args.command == "tour":
                 _import_keras_quietly()
                 from toolkit.runs.experiment import list_experiments

@@ -16,6 +16,7 @@ convolutions are set by the number of filters, the filter size and the stride (s
 Models take uint8 images (N, H, W, C) as they are and scale inside (a ``Rescaling`` layer
 named ``rescale``); an ``augment`` pipeline sits right after it.
 """
+
 import inspect
 
 import keras
@@ -59,9 +60,22 @@ def conv_output_size(hw, kernel_size, strides, padding):
     return tuple(_out_size(n, kk, ss, padding) for n, kk, ss in zip(hw, k, s))
 
 
-def conv_block(x, filters, kernel_size=3, strides=1, padding="same", activation="relu", batch_norm=False,
-               pool=None, pool_size=2, pool_padding="valid", dropout=0.0, convs=1, fuse_activation=False,
-               name="block1"):
+def conv_block(
+    x,
+    filters,
+    kernel_size=3,
+    strides=1,
+    padding="same",
+    activation="relu",
+    batch_norm=False,
+    pool=None,
+    pool_size=2,
+    pool_padding="valid",
+    dropout=0.0,
+    convs=1,
+    fuse_activation=False,
+    name="block1",
+):
     """``convs`` x (Conv2D -> [BatchNorm] -> activation), then [pooling], then [dropout].
 
     Layers are ``{name}_conv``, ``{name}_bn``, ``{name}_act`` (numbered ``_conv1``,
@@ -85,13 +99,21 @@ def conv_block(x, filters, kernel_size=3, strides=1, padding="same", activation=
     if fuse_activation:
         fused = get_activation(activation)
         if batch_norm or type(fused) is not keras.layers.Activation:
-            raise ToolkitError(f"{name}: fuse_activation needs batch_norm=False and a plain Keras activation "
-                               f"(relu, tanh, ...); received activation={activation!r}, batch_norm={batch_norm!r}")
+            raise ToolkitError(
+                f"{name}: fuse_activation needs batch_norm=False and a plain Keras activation "
+                f"(relu, tanh, ...); received activation={activation!r}, batch_norm={batch_norm!r}"
+            )
     for i in range(1, convs + 1):
         suffix = "" if convs == 1 else str(i)
-        x = keras.layers.Conv2D(filters, kernel_size, strides=strides if i == 1 else 1, padding=padding,
-                                activation=fused.activation if fused else None, use_bias=not batch_norm,
-                                name=f"{name}_conv{suffix}")(x)
+        x = keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides if i == 1 else 1,
+            padding=padding,
+            activation=fused.activation if fused else None,
+            use_bias=not batch_norm,
+            name=f"{name}_conv{suffix}",
+        )(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{suffix}")(x)
         if not fused:
@@ -107,8 +129,9 @@ def conv_block(x, filters, kernel_size=3, strides=1, padding="same", activation=
 
 # A block spec is conv_block's keyword arguments: its keys and defaults come from the
 # signature (all but the input and the name), so a new conv_block parameter is one edit.
-BLOCK_DEFAULTS = {key: p.default for key, p in inspect.signature(conv_block).parameters.items()
-                  if key not in ("x", "name")}
+BLOCK_DEFAULTS = {
+    key: p.default for key, p in inspect.signature(conv_block).parameters.items() if key not in ("x", "name")
+}
 BLOCK_KEYS = tuple(BLOCK_DEFAULTS)
 BLOCK_REQUIRED = tuple(key for key, default in BLOCK_DEFAULTS.items() if default is inspect.Parameter.empty)
 
@@ -141,8 +164,10 @@ def check_block_spec(spec, index, hw, default_activation="relu"):
     if options["fuse_activation"]:
         fused = get_activation(options["activation"])
         if options["batch_norm"] or type(fused) is not keras.layers.Activation:
-            raise ToolkitError(f"{block}: fuse_activation needs batch_norm=False and a plain Keras activation "
-                               f"(relu, tanh, ...); received activation={options['activation']!r}")
+            raise ToolkitError(
+                f"{block}: fuse_activation needs batch_norm=False and a plain Keras activation "
+                f"(relu, tanh, ...); received activation={options['activation']!r}"
+            )
     kernel = options["kernel_size"] = _pair(options["kernel_size"], "kernel_size", block)
     strides = options["strides"] = _pair(options["strides"], "strides", block)
     size = tuple(hw)
@@ -188,15 +213,17 @@ def model_inputs(input_shape, input_scale=1.0 / 255.0, augment=None):
         augment = augmentation(**_check_augment_keys(augment))
     if augment is not None:
         if not isinstance(augment, keras.layers.Layer):
-            raise ToolkitError(f"augment must be a keras layer, a dict of augmentation() parameters or None; "
-                               f"received {augment!r}")
+            raise ToolkitError(
+                f"augment must be a keras layer, a dict of augmentation() parameters or None; received {augment!r}"
+            )
         if not (isinstance(augment, keras.Sequential) and not augment.layers):
             x = augment(x)
     return inputs, x
 
 
-def classifier_head(x, head="flatten", dense_units=(128,), dropout=0.0, num_classes=10, activation="relu",
-                    output_activation="softmax"):
+def classifier_head(
+    x, head="flatten", dense_units=(128,), dropout=0.0, num_classes=10, activation="relu", output_activation="softmax"
+):
     """Flatten or pool globally, then ``fc{i}_dense`` / ``fc{i}_act`` layers, then ``head``.
 
     ``dropout`` (if > 0) comes before every dense layer, the head included: ``fc1_drop``,
@@ -224,9 +251,19 @@ def classifier_head(x, head="flatten", dense_units=(128,), dropout=0.0, num_clas
     return keras.layers.Dense(num_classes, activation=output_activation, name="head")(x)
 
 
-def build_cnn(input_shape=(28, 28, 1), blocks=({"filters": 32, "pool": "max"}, {"filters": 64, "pool": "max"}),
-              head="flatten", dense_units=(128,), dropout=0.0, num_classes=10, activation="relu",
-              output_activation="softmax", input_scale=1.0 / 255.0, augment=None, name="cnn"):
+def build_cnn(
+    input_shape=(28, 28, 1),
+    blocks=({"filters": 32, "pool": "max"}, {"filters": 64, "pool": "max"}),
+    head="flatten",
+    dense_units=(128,),
+    dropout=0.0,
+    num_classes=10,
+    activation="relu",
+    output_activation="softmax",
+    input_scale=1.0 / 255.0,
+    augment=None,
+    name="cnn",
+):
     """A CNN classifier from a stack-wise list of convolution blocks (slides 49–54).
 
     Args:
@@ -276,9 +313,23 @@ def build_cnn(input_shape=(28, 28, 1), blocks=({"filters": 32, "pool": "max"}, {
 # --------------------------------------------------------------------------- augmentation
 
 
-def augmentation(rotation=0.0, zoom=0.0, flip=None, translation=0.0, crop_pad=0, shear=0.0, elastic=0.0,
-                 erasing=0.0, erasing_scale=(0.02, 0.2), contrast=0.0, fill_mode="constant",
-                 value_range=(0.0, 1.0), seed=None, name="augment", **unknown):
+def augmentation(
+    rotation=0.0,
+    zoom=0.0,
+    flip=None,
+    translation=0.0,
+    crop_pad=0,
+    shear=0.0,
+    elastic=0.0,
+    erasing=0.0,
+    erasing_scale=(0.02, 0.2),
+    contrast=0.0,
+    fill_mode="constant",
+    value_range=(0.0, 1.0),
+    seed=None,
+    name="augment",
+    **unknown,
+):
     """A ``keras.Sequential`` of Keras preprocessing layers from parameters (slide 55).
 
     Inside a model the layers act only in training (``training=True``) and are the
@@ -311,11 +362,19 @@ def augmentation(rotation=0.0, zoom=0.0, flip=None, translation=0.0, crop_pad=0,
         _check_augment_keys(unknown)
     check_choice("flip", flip, FLIPS)
     rotation, zoom, translation, shear, contrast = (
-        check_number(f"augmentation {key}", value, low=0) for key, value in (
-            ("rotation", rotation), ("zoom", zoom), ("translation", translation), ("shear", shear),
-            ("contrast", contrast)))
-    erasing, elastic = (check_number(f"augmentation {key}", value, low=0, high=1)
-                        for key, value in (("erasing", erasing), ("elastic", elastic)))
+        check_number(f"augmentation {key}", value, low=0)
+        for key, value in (
+            ("rotation", rotation),
+            ("zoom", zoom),
+            ("translation", translation),
+            ("shear", shear),
+            ("contrast", contrast),
+        )
+    )
+    erasing, elastic = (
+        check_number(f"augmentation {key}", value, low=0, high=1)
+        for key, value in (("erasing", erasing), ("elastic", elastic))
+    )
     crop_pad = check_int("augmentation crop_pad", crop_pad, low=0)
     counter = iter(range(100))
 
@@ -331,28 +390,38 @@ def augmentation(rotation=0.0, zoom=0.0, flip=None, translation=0.0, crop_pad=0,
     if zoom:
         layers.append(keras.layers.RandomZoom(zoom, seed=s(), name=f"{name}_zoom", **geometric))
     if translation:
-        layers.append(keras.layers.RandomTranslation(translation, translation, seed=s(), name=f"{name}_translation",
-                                                     **geometric))
+        layers.append(
+            keras.layers.RandomTranslation(translation, translation, seed=s(), name=f"{name}_translation", **geometric)
+        )
     if crop_pad:
         layers.append(RandomShiftCrop(crop_pad, seed=s(), name=f"{name}_crop"))
     if shear:
         layers.append(keras.layers.RandomShear(shear, shear, seed=s(), name=f"{name}_shear", **geometric))
     if elastic:
-        layers.append(keras.layers.RandomElasticTransform(1.0, scale=elastic, value_range=value_range, seed=s(),
-                                                          name=f"{name}_elastic", **geometric))
+        layers.append(
+            keras.layers.RandomElasticTransform(
+                1.0, scale=elastic, value_range=value_range, seed=s(), name=f"{name}_elastic", **geometric
+            )
+        )
     if contrast:
-        layers.append(keras.layers.RandomContrast(contrast, value_range=value_range, seed=s(),
-                                                  name=f"{name}_contrast"))
+        layers.append(keras.layers.RandomContrast(contrast, value_range=value_range, seed=s(), name=f"{name}_contrast"))
     if erasing:
-        layers.append(keras.layers.RandomErasing(erasing, scale=tuple(erasing_scale), fill_value=0.0,
-                                                 value_range=value_range, seed=s(), name=f"{name}_erasing"))
+        layers.append(
+            keras.layers.RandomErasing(
+                erasing,
+                scale=tuple(erasing_scale),
+                fill_value=0.0,
+                value_range=value_range,
+                seed=s(),
+                name=f"{name}_erasing",
+            )
+        )
     return keras.Sequential(layers, name=name)
 
 
 def augmentation_params():
     """The parameter names :func:`augmentation` accepts."""
-    return tuple(name for name, p in inspect.signature(augmentation).parameters.items()
-                 if p.kind is not p.VAR_KEYWORD)
+    return tuple(name for name, p in inspect.signature(augmentation).parameters.items() if p.kind is not p.VAR_KEYWORD)
 
 
 def _check_augment_keys(params):

@@ -3,6 +3,7 @@
 With :mod:`toolkit.diagnostics` (per-layer gradients) this is the only code that asks which
 backend Keras runs on.
 """
+
 import os
 
 from toolkit.errors import RunError, check_choice
@@ -95,9 +96,11 @@ def check_data_parallel_batches(num_samples, batch_size):
     n = int(keras.distribution.distribution().device_mesh.devices.size)
     last = int(num_samples) % int(batch_size)
     if int(batch_size) % n or last % n:
-        raise RunError(f"--devices all splits every batch over {n} devices: batch_size ({batch_size}) and the "
-                       f"last batch ({last} of {num_samples} samples) must be multiples of {n}; "
-                       f"pick a batch_size and limit divisible by {n}")
+        raise RunError(
+            f"--devices all splits every batch over {n} devices: batch_size ({batch_size}) and the "
+            f"last batch ({last} of {num_samples} samples) must be multiples of {n}; "
+            f"pick a batch_size and limit divisible by {n}"
+        )
 
 
 def environment(seed, device):
@@ -133,10 +136,15 @@ def environment(seed, device):
         env["jax"] = jax.__version__
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        env["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                                           text=True, timeout=5).stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True,
-                               timeout=5).stdout.strip()
+        env["git_commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
         env["git_dirty"] = bool(dirty)
     except (OSError, subprocess.SubprocessError):
         env["git_commit"] = None

@@ -21,6 +21,7 @@ This is the only module of the toolkit that branches on ``keras.backend.backend(
 function of the model's current weights: it runs the model through ``stateless_call`` and
 never changes a variable (batch-norm statistics, RReLU's seed state stay as they were).
 """
+
 import fnmatch
 import inspect
 import json
@@ -42,11 +43,25 @@ TANH_SATURATION = 0.95  # |output| > 0.95            =>  f' = 1 - y**2 < 0.0975 
 
 _SIGMOID_NAMES = ("sigmoid", "hard_sigmoid")
 _TANH_NAMES = ("tanh", "softsign")
-_RELU_NAMES = ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "swish", "mish",
-               "hard_silu", "hard_swish", "softplus")
+_RELU_NAMES = (
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "hard_silu",
+    "hard_swish",
+    "softplus",
+)
 
 
 # --------------------------------------------------------------------------- backend branch
+
 
 def _gradients(fn, tensors):
     """Gradients of the scalar ``fn(tensors)`` w.r.t. each tensor of the list ``tensors``.
@@ -68,11 +83,13 @@ def _gradients(fn, tensors):
         import jax
 
         return jax.grad(fn)([ops.convert_to_tensor(t) for t in tensors])
-    raise ToolkitError(f"gradient diagnostics support the backends {', '.join(SUPPORTED_BACKENDS)}; "
-                       f"received KERAS_BACKEND={backend!r}")
+    raise ToolkitError(
+        f"gradient diagnostics support the backends {', '.join(SUPPORTED_BACKENDS)}; received KERAS_BACKEND={backend!r}"
+    )
 
 
 # --------------------------------------------------------------------------- layers
+
 
 def _leaf_layers(model, prefix=""):
     """(key, layer) in model order, descending into nested models; nested keys are
@@ -104,8 +121,10 @@ def _weighted_layers(model, which, layer_names):
     for wanted in layer_names:
         matches = [k for k in layers if k == wanted or k.split("/")[-1] == wanted]
         if not matches:
-            raise ToolkitError(f"layer {wanted!r} has no trainable {'kernel' if which == 'kernel' else 'weights'}"
-                               f" in model {model.name!r}; layers with some: {', '.join(layers)}")
+            raise ToolkitError(
+                f"layer {wanted!r} has no trainable {'kernel' if which == 'kernel' else 'weights'}"
+                f" in model {model.name!r}; layers with some: {', '.join(layers)}"
+            )
         for key in matches:
             chosen[key] = layers[key]
     return chosen
@@ -121,8 +140,9 @@ def _loss_function(model, loss):
     if loss is None:
         loss = getattr(model, "loss", None)
         if loss is None:
-            raise ToolkitError(f"no loss: pass loss= (e.g. 'sparse_categorical_crossentropy') or compile "
-                               f"model {model.name!r} first")
+            raise ToolkitError(
+                f"no loss: pass loss= (e.g. 'sparse_categorical_crossentropy') or compile model {model.name!r} first"
+            )
     try:
         return keras.losses.get(loss)
     except (TypeError, ValueError):
@@ -130,6 +150,7 @@ def _loss_function(model, loss):
 
 
 # --------------------------------------------------------------------------- gradient norms
+
 
 def layer_gradient_norms(model, x, y, loss=None, layer_names=None, weights="all", training=False):
     """The L2 norm of the loss gradient w.r.t. each layer's weights, for one batch (slide 22).
@@ -179,8 +200,9 @@ def layer_gradient_norms(model, x, y, loss=None, layer_names=None, weights="all"
 
     grads = _gradients(batch_loss, trainable_values)
     squares = [float(ops.convert_to_numpy(ops.sum(ops.square(ops.cast(g, "float32"))))) for g in grads]
-    return {key: math.sqrt(sum(squares[index[id(v)]] for v in layer_variables))
-            for key, layer_variables in layers.items()}
+    return {
+        key: math.sqrt(sum(squares[index[id(v)]] for v in layer_variables)) for key, layer_variables in layers.items()
+    }
 
 
 def gradient_ratio(norms, exclude=("head", "act*", "*_act")):
@@ -200,11 +222,15 @@ def gradient_ratio(norms, exclude=("head", "act*", "*_act")):
     """
     if isinstance(exclude, str):
         exclude = (exclude,)
-    kept = [(k, v) for k, v in norms.items()
-            if not any(fnmatch.fnmatchcase(k.split("/")[-1], pattern) for pattern in exclude)]
+    kept = [
+        (k, v)
+        for k, v in norms.items()
+        if not any(fnmatch.fnmatchcase(k.split("/")[-1], pattern) for pattern in exclude)
+    ]
     if len(kept) < 2:
-        raise ToolkitError(f"gradient_ratio needs at least two layers not matching {tuple(exclude)}; "
-                           f"received {list(norms)}")
+        raise ToolkitError(
+            f"gradient_ratio needs at least two layers not matching {tuple(exclude)}; received {list(norms)}"
+        )
     first, last = float(kept[0][1]), float(kept[-1][1])
     if last == 0.0:
         return math.nan if first == 0.0 else math.inf
@@ -213,13 +239,15 @@ def gradient_ratio(norms, exclude=("head", "act*", "*_act")):
 
 # --------------------------------------------------------------------------- activations
 
+
 def activation_kind(layer):
     """``"sigmoid"``, ``"tanh"``, ``"relu"`` (the ReLU family) or ``"other"`` for an
     activation layer, or ``None`` for a layer whose output is not an activation's."""
     from toolkit.layers import PReLU, RReLU
 
-    if isinstance(layer, (RReLU, PReLU, keras.layers.PReLU, keras.layers.ReLU, keras.layers.LeakyReLU,
-                          keras.layers.ELU)):
+    if isinstance(
+        layer, (RReLU, PReLU, keras.layers.PReLU, keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.ELU)
+    ):
         return "relu"
     if isinstance(layer, keras.layers.Softmax):
         return None
@@ -328,14 +356,16 @@ def activation_derivative(spec, x, training=False):
 
 # --------------------------------------------------------------------------- callbacks
 
+
 class _EpochRecorder(keras.callbacks.Callback):
     """Records ``self._measure()`` at train begin (epoch 0) and every ``every`` epochs, in
     memory (``records``) and as JSON lines at ``path``."""
 
     def __init__(self, path=None, every="epoch"):
         super().__init__()
-        every = 1 if every == "epoch" else check_int("every", every, low=1,
-                                                     expected="'epoch' or a positive int (epochs)")
+        every = (
+            1 if every == "epoch" else check_int("every", every, low=1, expected="'epoch' or a positive int (epochs)")
+        )
         self.path = None if path is None else os.fspath(path)
         self.every = every
         self.records = []
@@ -399,8 +429,9 @@ class GradientNormLogger(_EpochRecorder):
         self.training = training
 
     def _measure(self):
-        norms = layer_gradient_norms(self.model, self.x, self.y, loss=self.loss, weights=self.weights_choice,
-                                     training=self.training)
+        norms = layer_gradient_norms(
+            self.model, self.x, self.y, loss=self.loss, weights=self.weights_choice, training=self.training
+        )
         try:
             ratio = gradient_ratio(norms)
         except ToolkitError:

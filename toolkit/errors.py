@@ -29,6 +29,7 @@ Example:
     ...
     toolkit.errors.ToolkitError: rate must be a number in [0, 1); received nan
 """
+
 import math
 import numbers
 
@@ -57,9 +58,7 @@ def check_choice(kind, received, allowed):
 
     close = difflib.get_close_matches(str(received), [str(a) for a in allowed], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ToolkitError(
-        f"unknown {kind} {received!r}; valid: {', '.join(map(str, allowed))}.{hint}"
-    )
+    raise ToolkitError(f"unknown {kind} {received!r}; valid: {', '.join(map(str, allowed))}.{hint}")
 
 
 def check_positive_ints(name, value, kind="sequence", scalar=True, hint=""):
@@ -141,8 +140,9 @@ def check_int(name, value, low=None, high=None, *, optional=False, expected=None
     _refuse(name, expected, value, optional)
 
 
-def check_number(name, value, low=None, high=None, low_open=False, high_open=False, finite=True, *,
-                 optional=False, expected=None):
+def check_number(
+    name, value, low=None, high=None, low_open=False, high_open=False, finite=True, *, optional=False, expected=None
+):
     """``value`` as a ``float`` in the interval from ``low`` to ``high`` (either may be None).
 
     ``low_open``/``high_open`` exclude the bound itself. NaN is always refused, infinities
@@ -160,9 +160,12 @@ def check_number(name, value, low=None, high=None, low_open=False, high_open=Fal
         return None
     if is_number(value):
         number = float(value)
-        ok = (not math.isnan(number) and (math.isfinite(number) or not finite)
-              and (low is None or (number > low if low_open else number >= low))
-              and (high is None or (number < high if high_open else number <= high)))
+        ok = (
+            not math.isnan(number)
+            and (math.isfinite(number) or not finite)
+            and (low is None or (number > low if low_open else number >= low))
+            and (high is None or (number < high if high_open else number <= high))
+        )
         if ok:
             return number
     if expected is None:

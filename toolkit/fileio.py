@@ -2,6 +2,7 @@
 
 A run killed at any moment leaves either the old file or the new one, never half a file.
 """
+
 import contextlib
 import json
 import os

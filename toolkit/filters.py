@@ -13,6 +13,7 @@ invariance) or rotated (slide 55: a CNN is *not* rotation invariant).
 
 Nothing here trains, downloads or plots at import.
 """
+
 import numpy as np
 
 from toolkit.errors import ToolkitError, check_choice, check_int, check_number
@@ -125,8 +126,9 @@ def apply_kernels(images, kernels, stride=1, padding="valid", channels="gray"):
     elif channels == "sum":
         kernel = np.repeat(weights[:, :, None, :], batch.shape[-1], axis=2)
     if channels == "depthwise":
-        layer = keras.layers.DepthwiseConv2D((kh, kw), strides=stride, padding=padding,
-                                             depth_multiplier=len(stack), use_bias=False)
+        layer = keras.layers.DepthwiseConv2D(
+            (kh, kw), strides=stride, padding=padding, depth_multiplier=len(stack), use_bias=False
+        )
         kernel = np.repeat(weights[:, :, None, :], batch.shape[-1], axis=2)
     else:
         layer = keras.layers.Conv2D(len(stack), (kh, kw), strides=stride, padding=padding, use_bias=False)
@@ -235,8 +237,9 @@ def rotate_images(x, degrees):
     a2 = cx - a0 * cx - a1 * cy
     b2 = cy - b0 * cx - b1 * cy
     transform = np.tile(np.array([a0, a1, a2, b0, b1, b2, 0.0, 0.0], dtype="float32"), (n, 1))
-    out = keras.ops.image.affine_transform(batch.astype("float32"), transform, interpolation="bilinear",
-                                           fill_mode="constant", fill_value=0)
+    out = keras.ops.image.affine_transform(
+        batch.astype("float32"), transform, interpolation="bilinear", fill_mode="constant", fill_value=0
+    )
     out = np.asarray(keras.ops.convert_to_numpy(out))
     if np.issubdtype(x.dtype, np.integer):
         info = np.iinfo(x.dtype)

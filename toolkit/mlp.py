@@ -5,6 +5,7 @@ experiment sweeps its ``activation`` over strings, and the MLP-vs-CNN comparison
 the network without convolutions. Layers are named so diagnostics find them by name:
 ``rescale``, ``flatten``, ``dense1``/``act1`` ... ``dense{n}``/``act{n}``, ``head``.
 """
+
 import keras
 
 from toolkit.activations import get_activation
@@ -19,8 +20,15 @@ def _check_units(hidden_units):
     return check_positive_ints("hidden_units", hidden_units, scalar=False)
 
 
-def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_classes=10, input_scale=1 / 255,
-              kernel_initializer="glorot_uniform", name="mlp"):
+def build_mlp(
+    input_shape,
+    hidden_units=(256,) * 10,
+    activation="sigmoid",
+    num_classes=10,
+    input_scale=1 / 255,
+    kernel_initializer="glorot_uniform",
+    name="mlp",
+):
     """A deep MLP classifier: ``len(hidden_units)`` Dense + activation layers and a softmax head.
 
     The default — ten hidden layers of 256 sigmoid units, Glorot-uniform weights — is the
@@ -55,8 +63,10 @@ def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_c
     try:
         keras.initializers.get(kernel_initializer)
     except (TypeError, ValueError):
-        raise ToolkitError(f"unknown kernel_initializer {kernel_initializer!r}; pass a Keras initializer "
-                           f"name such as 'glorot_uniform' or 'he_normal'") from None
+        raise ToolkitError(
+            f"unknown kernel_initializer {kernel_initializer!r}; pass a Keras initializer "
+            f"name such as 'glorot_uniform' or 'he_normal'"
+        ) from None
     if not isinstance(name, str) or not name:
         raise ToolkitError(f"name must be a non-empty string; received {name!r}")
 
@@ -73,6 +83,5 @@ def build_mlp(input_shape, hidden_units=(256,) * 10, activation="sigmoid", num_c
         x = keras.layers.Dense(width, kernel_initializer=kernel_initializer, name=f"dense{k}")(x)
         x = act(x)
     if num_classes is not None:
-        x = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer=kernel_initializer,
-                               name="head")(x)
+        x = keras.layers.Dense(num_classes, activation="softmax", kernel_initializer=kernel_initializer, name="head")(x)
     return keras.Model(inputs, x, name=name)

@@ -23,6 +23,7 @@ Choices for small inputs, documented where they are made:
   (on 32x32 the sizes are the paper's CIFAR ones, 32 -> ... -> 1); no resizing.
 - GoogLeNet's stem pools once and its inner pools are 3x3/2 "same" (16 -> 8 -> 4 on CIFAR).
 """
+
 import keras
 
 from toolkit.activations import get_activation
@@ -37,6 +38,7 @@ def register_model(fn=None, *, name=None):
 
     Used bare (``@register_model``: the function's name) or with ``name=``.
     """
+
     def register(func):
         key = name or func.__name__
         if key in _MODELS:
@@ -81,8 +83,9 @@ def simple_convnet(input_shape=(28, 28, 1), num_classes=10, **kwargs):
     block = {"padding": "valid", "pool": "max", "fuse_activation": True}
     blocks = [dict(block, filters=32), dict(block, filters=64)]
     kwargs.setdefault("name", "simple_convnet")
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(), dropout=0.5, num_classes=num_classes,
-                     **kwargs)
+    return build_cnn(
+        input_shape, blocks, head="flatten", dense_units=(), dropout=0.5, num_classes=num_classes, **kwargs
+    )
 
 
 @register_model
@@ -99,8 +102,9 @@ def cnn_mnist(input_shape=(28, 28, 1), num_classes=10, dropout=0.4, **kwargs):
     block = {"padding": "valid", "batch_norm": True, "pool": "max"}
     blocks = [dict(block, filters=32, kernel_size=5), dict(block, filters=64), dict(block, filters=128, pool=None)]
     kwargs.setdefault("name", "cnn_mnist")
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(128,), dropout=dropout,
-                     num_classes=num_classes, **kwargs)
+    return build_cnn(
+        input_shape, blocks, head="flatten", dense_units=(128,), dropout=dropout, num_classes=num_classes, **kwargs
+    )
 
 
 @register_model
@@ -111,11 +115,20 @@ def lenet5(input_shape=(32, 32, 3), num_classes=10, activation="tanh", pool="ave
     modern form); the first convolution pads ("same") on inputs smaller than 32x32.
     """
     first_padding = "same" if min(input_shape[:2]) < 32 else "valid"
-    blocks = [{"filters": 6, "kernel_size": 5, "padding": first_padding, "pool": pool},
-              {"filters": 16, "kernel_size": 5, "padding": "valid", "pool": pool}]
+    blocks = [
+        {"filters": 6, "kernel_size": 5, "padding": first_padding, "pool": pool},
+        {"filters": 16, "kernel_size": 5, "padding": "valid", "pool": pool},
+    ]
     kwargs.setdefault("name", "lenet5")
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(120, 84), num_classes=num_classes,
-                     activation=activation, **kwargs)
+    return build_cnn(
+        input_shape,
+        blocks,
+        head="flatten",
+        dense_units=(120, 84),
+        num_classes=num_classes,
+        activation=activation,
+        **kwargs,
+    )
 
 
 @register_model
@@ -124,14 +137,17 @@ def alexnet(input_shape=(32, 32, 3), num_classes=10, width=1.0, batch_norm=False
     (64@5x5, 192@5x5, 384, 256, 256 @3x3) with three max pools, then dense 512 and 256
     with dropout. ``width`` scales the filters."""
     f = [_scaled(n, width) for n in (64, 192, 384, 256, 256)]
-    blocks = [{"filters": f[0], "kernel_size": 5, "pool": "max", "batch_norm": batch_norm},
-              {"filters": f[1], "kernel_size": 5, "pool": "max", "batch_norm": batch_norm},
-              {"filters": f[2], "batch_norm": batch_norm},
-              {"filters": f[3], "batch_norm": batch_norm},
-              {"filters": f[4], "pool": "max", "batch_norm": batch_norm}]
+    blocks = [
+        {"filters": f[0], "kernel_size": 5, "pool": "max", "batch_norm": batch_norm},
+        {"filters": f[1], "kernel_size": 5, "pool": "max", "batch_norm": batch_norm},
+        {"filters": f[2], "batch_norm": batch_norm},
+        {"filters": f[3], "batch_norm": batch_norm},
+        {"filters": f[4], "pool": "max", "batch_norm": batch_norm},
+    ]
     kwargs.setdefault("name", "alexnet")
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(512, 256), dropout=dropout,
-                     num_classes=num_classes, **kwargs)
+    return build_cnn(
+        input_shape, blocks, head="flatten", dense_units=(512, 256), dropout=dropout, num_classes=num_classes, **kwargs
+    )
 
 
 # --------------------------------------------------------------------------- VGG
@@ -141,10 +157,20 @@ def VGG(input_shape, stages, num_classes=10, width=1.0, batch_norm=True, dropout
     """VGG (Simonyan & Zisserman 2015), CIFAR form: ``stages`` of (filters, convs) 3x3 conv
     blocks, each ending in a 2x2 max pool ("same", so 28x28 inputs reach 1x1 too), with
     batch normalisation; then flatten (512 features) and the softmax head."""
-    blocks = [{"filters": _scaled(f, width), "convs": n, "batch_norm": batch_norm, "pool": "max",
-               "pool_padding": "same"} for f, n in stages]
-    return build_cnn(input_shape, blocks, head="flatten", dense_units=(), dropout=dropout, num_classes=num_classes,
-                     name=name, **kwargs)
+    blocks = [
+        {"filters": _scaled(f, width), "convs": n, "batch_norm": batch_norm, "pool": "max", "pool_padding": "same"}
+        for f, n in stages
+    ]
+    return build_cnn(
+        input_shape,
+        blocks,
+        head="flatten",
+        dense_units=(),
+        dropout=dropout,
+        num_classes=num_classes,
+        name=name,
+        **kwargs,
+    )
 
 
 @register_model
@@ -172,6 +198,7 @@ def inception_block(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj, activation="
     ``{name}_5x5_reduce_conv``, ``{name}_5x5_conv``, ``{name}_pool``,
     ``{name}_pool_proj_conv`` (each with ``_bn`` and ``_act``), ``{name}_concat``.
     """
+
     def cb(y, filters, k, suffix):
         return conv_block(y, filters, k, activation=activation, batch_norm=True, name=f"{name}_{suffix}")
 
@@ -197,14 +224,23 @@ GOOGLENET_STAGES = (
 
 
 @register_model
-def googlenet(input_shape=(32, 32, 3), num_classes=10, width=1.0, dropout=0.4, activation="relu",
-              input_scale=1.0 / 255.0, augment=None, name="googlenet"):
+def googlenet(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    width=1.0,
+    dropout=0.4,
+    activation="relu",
+    input_scale=1.0 / 255.0,
+    augment=None,
+    name="googlenet",
+):
     """A GoogLeNet-style network for 32x32: a 64@3x3 stem with max pool, Inception modules
     3a, 3b, pool, 4a, 4b, pool, 5a (the paper's widths, ``width`` scales them), global
     average pooling, dropout and the softmax head."""
     inputs, x = model_inputs(input_shape, input_scale, augment)
-    x = conv_block(x, _scaled(64, width), 3, activation=activation, batch_norm=True, pool="max",
-                   pool_padding="same", name="stem")
+    x = conv_block(
+        x, _scaled(64, width), 3, activation=activation, batch_norm=True, pool="max", pool_padding="same", name="stem"
+    )
     n_pool = 0
     for stage in GOOGLENET_STAGES:
         if stage == "pool":
@@ -221,8 +257,15 @@ def googlenet(input_shape=(32, 32, 3), num_classes=10, width=1.0, dropout=0.4, a
 
 
 def _conv_bn(x, filters, kernel_size, strides, name):
-    x = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False,
-                            kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv",
+    )(x)
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
 
@@ -235,8 +278,7 @@ def _pad_shortcut(x, filters, strides, name):
     extra = filters - c
     if extra > 0:
         x = keras.layers.Reshape((h, w, c, 1), name=f"{name}_short_expand")(x)
-        x = keras.layers.ZeroPadding3D(((0, 0), (0, 0), (extra // 2, extra - extra // 2)),
-                                       name=f"{name}_short_pad")(x)
+        x = keras.layers.ZeroPadding3D(((0, 0), (0, 0), (extra // 2, extra - extra // 2)), name=f"{name}_short_pad")(x)
         x = keras.layers.Reshape((h, w, filters), name=f"{name}_short_squeeze")(x)
     return x
 
@@ -272,8 +314,17 @@ def stack_residual_blocks(x, filters, blocks, strides=2, shortcut="A", activatio
     return x
 
 
-def ResNet(input_shape, depths, num_classes=10, widths=(16, 32, 64), shortcut="A", activation="relu",
-           input_scale=1.0 / 255.0, augment=None, name="resnet"):
+def ResNet(
+    input_shape,
+    depths,
+    num_classes=10,
+    widths=(16, 32, 64),
+    shortcut="A",
+    activation="relu",
+    input_scale=1.0 / 255.0,
+    augment=None,
+    name="resnet",
+):
     """The CIFAR ResNet (He et al. 2016, section 4.2): a 16@3x3 stem, three stages of basic
     blocks with 16, 32, 64 filters (the 2nd and 3rd halve the size), global average
     pooling, softmax. ``depths`` = blocks per stage: depth 6n+2 has ``(n, n, n)``."""
@@ -302,8 +353,15 @@ def resnet56(input_shape=(32, 32, 3), num_classes=10, **kwargs):
 
 
 @register_model
-def resnet9(input_shape=(32, 32, 3), num_classes=10, width=1.0, activation="relu", input_scale=1.0 / 255.0,
-            augment=None, name="resnet9"):
+def resnet9(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    width=1.0,
+    activation="relu",
+    input_scale=1.0 / 255.0,
+    augment=None,
+    name="resnet9",
+):
     """The fast ResNet-9 of the DAWNBench CIFAR-10 speed runs (Page 2018, "How to train
     your ResNet"): prep 64; layer1 128 + pool + residual(128, 128); layer2 256 + pool;
     layer3 512 + pool + residual(512, 512); global max pool; softmax. Every conv is

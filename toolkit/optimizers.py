@@ -6,6 +6,7 @@ Both are Keras's own (``keras.optimizers.Adam``/``AdamW``/``SGD`` and
 config names and epochs to them. Keras's decoupled ``weight_decay`` is multiplied by the
 learning rate at each step: a recipe written for coupled L2 decay needs converting.
 """
+
 import math
 
 from toolkit.errors import ToolkitError, check_choice, check_number, is_int
@@ -45,14 +46,19 @@ def learning_rate_schedule(schedule, learning_rate, epochs=None, steps=None, war
         if not (is_int(value) and value >= 1):  # the schedule's own wording, which callers and tests rely on
             raise ToolkitError(f"the one_cycle schedule needs {name} as a whole number >= 1; received {value!r}")
     epochs, steps = int(epochs), int(steps)
-    warmup_epochs = check_number("warmup_epochs", warmup_epochs, low=0, high=epochs, high_open=True,
-                                 expected=f"in [0, epochs={epochs})")
+    warmup_epochs = check_number(
+        "warmup_epochs", warmup_epochs, low=0, high=epochs, high_open=True, expected=f"in [0, epochs={epochs})"
+    )
     warmup = int(round(warmup_epochs * steps))
     if not warmup:  # no warm-up: decay from the peak
         return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.0)
     return keras.optimizers.schedules.CosineDecay(
-        learning_rate / start_divisor, decay_steps=epochs * steps - warmup, alpha=0.0,
-        warmup_target=learning_rate, warmup_steps=warmup)
+        learning_rate / start_divisor,
+        decay_steps=epochs * steps - warmup,
+        alpha=0.0,
+        warmup_target=learning_rate,
+        warmup_steps=warmup,
+    )
 
 
 def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0):
@@ -66,5 +72,6 @@ def make_optimizer(name, learning_rate, momentum=0.9, weight_decay=0.0):
         return keras.optimizers.Adam(learning_rate)
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=float(weight_decay))
-    return keras.optimizers.SGD(learning_rate, momentum=float(momentum), nesterov=True,
-                                weight_decay=float(weight_decay) or None)
+    return keras.optimizers.SGD(
+        learning_rate, momentum=float(momentum), nesterov=True, weight_decay=float(weight_decay) or None
+    )

@@ -36,6 +36,7 @@ Example:
     >>> classifier.get_layer(result.encoder.name) is result.encoder
     True
 """
+
 from dataclasses import dataclass, field
 
 import keras
@@ -119,8 +120,18 @@ def _fresh_optimizer(optimizer):
     return keras.optimizers.get(optimizer)
 
 
-def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", callbacks=(),
-                    stage_callbacks=(), validation_data=None, verbose=1, **builder_kwargs):
+def pretrain_greedy(
+    autoencoder,
+    x,
+    epochs=1,
+    batch_size=128,
+    optimizer="adam",
+    callbacks=(),
+    stage_callbacks=(),
+    validation_data=None,
+    verbose=1,
+    **builder_kwargs,
+):
     """Greedy layer-wise pretraining of a dense stacked autoencoder (slides 10–14).
 
     Args:
@@ -155,7 +166,8 @@ def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", 
         parts = build_stacked_autoencoder(x_shape[1], autoencoder, **builder_kwargs)
     else:
         raise ToolkitError(
-            f"pretrain_greedy needs AutoencoderParts or hidden_units; received {type(autoencoder).__name__}")
+            f"pretrain_greedy needs AutoencoderParts or hidden_units; received {type(autoencoder).__name__}"
+        )
     model = parts.model
     n = len([layer for layer in model.layers if layer.name.endswith("_dense") and layer.name.startswith("enc")])
     if n == 0 or len(_stage_layers(model, "dec1_")) == 0:
@@ -189,16 +201,26 @@ def pretrain_greedy(autoencoder, x, epochs=1, batch_size=128, optimizer="adam", 
             out = layer(out)
         stage_model = keras.Model(inputs, out, name=f"stage{k}_autoencoder")
         loss = model.loss if k == 1 else default_loss(_decoder_activation(dec_layers))
-        info = StageInfo(index=k, total=n, input_dim=width, units=int(h.shape[-1]), loss=loss,
-                         layer_names=tuple(layer.name for layer in enc_layers + dec_layers),
-                         inputs=x_in, model=stage_model)
+        info = StageInfo(
+            index=k,
+            total=n,
+            input_dim=width,
+            units=int(h.shape[-1]),
+            loss=loss,
+            layer_names=tuple(layer.name for layer in enc_layers + dec_layers),
+            inputs=x_in,
+            model=stage_model,
+        )
         if verbose:
             print(str(info), flush=True)
         for cb in stage_callbacks:
             cb.on_stage_begin(k, info)
         stage_model.compile(optimizer=_fresh_optimizer(optimizer), loss=loss)
-        fit = dict(epochs=epochs_per_stage[k - 1], validation_data=None if v_in is None else (v_in, v_in),
-                   verbose={0: 0, 1: 2, 2: 1}[verbose])
+        fit = dict(
+            epochs=epochs_per_stage[k - 1],
+            validation_data=None if v_in is None else (v_in, v_in),
+            verbose={0: 0, 1: 2, 2: 1}[verbose],
+        )
         data, extra = fit_inputs(x_in, x_in, batch_size)  # a new order every epoch on TensorFlow too
         history = stage_model.fit(**data, callbacks=[*extra, *callbacks], **fit)
         stages.append(info)
@@ -229,13 +251,21 @@ def head_loss(task):
     ``"multiclass"``, binary cross-entropy for ``"binary"``/``"multilabel"``, MSE for
     ``"regression"``."""
     check_choice("task", task, TASKS)
-    return {"multiclass": "sparse_categorical_crossentropy", "binary": "binary_crossentropy",
-            "multilabel": "binary_crossentropy", "regression": "mse"}[task]
+    return {
+        "multiclass": "sparse_categorical_crossentropy",
+        "binary": "binary_crossentropy",
+        "multilabel": "binary_crossentropy",
+        "regression": "mse",
+    }[task]
 
 
 def _head_metrics(task):
-    return {"multiclass": ["accuracy"], "binary": ["accuracy"], "multilabel": ["binary_accuracy"],
-            "regression": ["mae"]}[task]
+    return {
+        "multiclass": ["accuracy"],
+        "binary": ["accuracy"],
+        "multilabel": ["binary_accuracy"],
+        "regression": ["mae"],
+    }[task]
 
 
 def _task_of(model):
@@ -266,8 +296,10 @@ def attach_head(encoder, num_outputs, task="multiclass", name=None, optimizer="a
     check_choice("task", task, TASKS)
     num_outputs = check_int("num_outputs", num_outputs, low=1)
     if task == "binary" and num_outputs != 1:
-        raise ToolkitError(f"a binary head has 1 output; received num_outputs={num_outputs}; "
-                           "use task='multilabel' for several independent labels")
+        raise ToolkitError(
+            f"a binary head has 1 output; received num_outputs={num_outputs}; "
+            "use task='multilabel' for several independent labels"
+        )
     if not isinstance(encoder, keras.Model):
         raise ToolkitError(f"encoder must be a keras.Model; received {type(encoder).__name__}")
     inputs = keras.Input(shape=tuple(encoder.input.shape[1:]), name="input")
@@ -281,8 +313,21 @@ def attach_head(encoder, num_outputs, task="multiclass", name=None, optimizer="a
     return model
 
 
-def fine_tune(model, encoder, x, y, epochs=10, frozen_epochs=0, batch_size=128, optimizer="adam",
-              loss=None, metrics=None, validation_data=None, callbacks=(), verbose=0):
+def fine_tune(
+    model,
+    encoder,
+    x,
+    y,
+    epochs=10,
+    frozen_epochs=0,
+    batch_size=128,
+    optimizer="adam",
+    loss=None,
+    metrics=None,
+    validation_data=None,
+    callbacks=(),
+    verbose=0,
+):
     """Train ``model`` (from :func:`attach_head`) end to end (slides 16–19).
 
     For the first ``frozen_epochs`` of ``epochs`` the ``encoder`` is frozen and only the
@@ -311,8 +356,10 @@ def fine_tune(model, encoder, x, y, epochs=10, frozen_epochs=0, batch_size=128, 
     except ValueError:
         shared = False
     if not shared:
-        raise ToolkitError(f"encoder {encoder.name!r} is not a layer of model {model.name!r}; "
-                           "build the model with attach_head(encoder, ...)")
+        raise ToolkitError(
+            f"encoder {encoder.name!r} is not a layer of model {model.name!r}; "
+            "build the model with attach_head(encoder, ...)"
+        )
     task = _task_of(model)
     loss = loss or head_loss(task)
     metrics = _head_metrics(task) if metrics is None else list(metrics)
@@ -336,5 +383,13 @@ def fine_tune(model, encoder, x, y, epochs=10, frozen_epochs=0, batch_size=128, 
     return combined
 
 
-__all__ = ["StageCallback", "StageInfo", "PretrainResult", "pretrain_greedy", "attach_head", "fine_tune",
-           "head_loss", "TASKS"]
+__all__ = [
+    "StageCallback",
+    "StageInfo",
+    "PretrainResult",
+    "pretrain_greedy",
+    "attach_head",
+    "fine_tune",
+    "head_loss",
+    "TASKS",
+]

@@ -29,6 +29,7 @@ Example:
     >>> sparsity_stats(h, threshold=0.1)["fraction_active"]
     1.0
 """
+
 import keras
 import numpy as np
 from keras import ops
@@ -126,7 +127,8 @@ class ActivityPenalty(keras.layers.Layer):
         if not isinstance(regularizer, keras.regularizers.Regularizer):
             raise ToolkitError(
                 f"ActivityPenalty needs a keras.regularizers.Regularizer (e.g. KLSparsityRegularizer); "
-                f"received {regularizer!r}")
+                f"received {regularizer!r}"
+            )
         self.regularizer = regularizer
         self.supports_masking = True
         self.built = True
@@ -168,8 +170,10 @@ def sparsity_stats(activations, threshold=0.1):
         >>> stats["fraction_active"], stats["fraction_dead_units"]
         (0.5, 0.5)
     """
-    h = np.asarray(keras.ops.convert_to_numpy(activations) if not isinstance(activations, np.ndarray)
-                   else activations, dtype=np.float64)
+    h = np.asarray(
+        keras.ops.convert_to_numpy(activations) if not isinstance(activations, np.ndarray) else activations,
+        dtype=np.float64,
+    )
     if h.ndim < 2 or h.shape[0] == 0:
         raise ToolkitError(f"activations must be an array (N, units) with N > 0; received shape {h.shape}")
     threshold = check_number("threshold", threshold)

@@ -23,6 +23,7 @@ Example — one section list, two renderings:
     >>> "<td>cnn &lt;b&gt;</td>" in to_html(sections)
     True
 """
+
 import base64
 import dataclasses
 import html
@@ -45,6 +46,7 @@ LECTURE = "AI introduction — deep learning, part 1: from autoencoders to CNNs"
 class Text:
     """A styled span: ``style`` "" / "code" / "strong" / "em"; ``href`` a link; ``title`` a
     hover text (HTML only); ``cls`` one of :data:`CLASSES` (HTML only)."""
+
     text: object
     style: str = ""
     href: str = None
@@ -141,8 +143,10 @@ def to_markdown(sections):
         elif isinstance(s, Bullets):
             lines += [f"- {_md_inline(item, cell=True)}" for item in s.items] + [""]
         elif isinstance(s, Table):
-            lines += ["| " + " | ".join(_md_inline(c, cell=True) for c in s.columns) + " |",
-                      "|" + "---|" * len(s.columns)]
+            lines += [
+                "| " + " | ".join(_md_inline(c, cell=True) for c in s.columns) + " |",
+                "|" + "---|" * len(s.columns),
+            ]
             lines += ["| " + " | ".join(_md_inline(c, cell=True) for c in row) + " |" for row in s.rows] + [""]
         elif isinstance(s, Figure):
             caption = _md_text(s.caption, cell=True).replace("[", "\\[").replace("]", "\\]")
@@ -190,8 +194,10 @@ def to_html(sections, title=None):
     """A self-contained HTML page of a section list (the first heading is its title)."""
     if title is None:
         title = next((s.text for s in sections if isinstance(s, Heading)), "report")
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(_plain(title))}</title>"
-           f"<style>{_CSS}</style></head><body>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(_plain(title))}</title>"
+        f"<style>{_CSS}</style></head><body>"
+    ]
     for s in sections:
         if isinstance(s, Heading):
             out.append(f"<h{s.level}>{_html_inline(s.text)}</h{s.level}>")
@@ -207,8 +213,10 @@ def to_html(sections, title=None):
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif isinstance(s, Figure):
             data = base64.b64encode(s.data).decode()
-            out.append(f"<figure><img alt=\"{html.escape(s.caption)}\" src='data:image/png;base64,{data}'>"
-                       f"<figcaption>{html.escape(s.caption)}</figcaption></figure>")
+            out.append(
+                f"<figure><img alt=\"{html.escape(s.caption)}\" src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(s.caption)}</figcaption></figure>"
+            )
         elif isinstance(s, Code):
             pre = f"<pre><code>{html.escape(s.text)}</code></pre>"
             out.append(f"<details><summary>{html.escape(s.summary)}</summary>{pre}</details>" if s.summary else pre)
@@ -256,20 +264,39 @@ def fmt(value):
 
 # Words of metric keys, in the order they are tried: (pattern, label, names a measure?).
 _WORDS = [
-    (r"test_acc(?:uracy)?", "test accuracy", True), (r"s_per_epoch", "seconds per epoch", True),
-    (r"mean_activation", "mean activation", True), (r"pool_windows", "pooling windows", True),
-    (r"slide(\d+)_exact", "slide {} reproduced exactly", True), (r"wall_seconds", "wall time (s)", True),
-    (r"fine_tuned", "fine-tuned", False), (r"random_init", "random initialisation", False),
+    (r"test_acc(?:uracy)?", "test accuracy", True),
+    (r"s_per_epoch", "seconds per epoch", True),
+    (r"mean_activation", "mean activation", True),
+    (r"pool_windows", "pooling windows", True),
+    (r"slide(\d+)_exact", "slide {} reproduced exactly", True),
+    (r"wall_seconds", "wall time (s)", True),
+    (r"fine_tuned", "fine-tuned", False),
+    (r"random_init", "random initialisation", False),
     (r"leaky_relu", "leaky ReLU", False),
-    (r"err(?:or)?", "test error", True), (r"acc(?:uracy)?", "accuracy", True), (r"mse", "MSE", True),
-    (r"ratio", "first/last-layer gradient ratio", True), (r"loss", "loss", True),
-    (r"rot(\d+)", "accuracy rotated {}°", True), (r"shift(\d+)", "accuracy shifted {} px", True),
-    (r"d(\d+)", "depth {}", False), (r"n(\d+)", "{} labels", False), (r"code(\d+)", "code size {}", False),
-    (r"pre", "pretrained", False), (r"rand", "random initialisation", False),
-    (r"plain", "without augmentation", False), (r"augmented", "with augmentation", False),
-    (r"kl", "KL penalty", False), (r"l1", "L1 penalty", False), (r"none", "no penalty", False),
-    (r"deep", "deep autoencoder", False), (r"pca", "PCA", False), (r"cnn", "CNN", False), (r"mlp", "MLP", False),
-    (r"relu", "ReLU", False), (r"prelu", "PReLU", False), (r"rrelu", "RReLU", False),
+    (r"err(?:or)?", "test error", True),
+    (r"acc(?:uracy)?", "accuracy", True),
+    (r"mse", "MSE", True),
+    (r"ratio", "first/last-layer gradient ratio", True),
+    (r"loss", "loss", True),
+    (r"rot(\d+)", "accuracy rotated {}°", True),
+    (r"shift(\d+)", "accuracy shifted {} px", True),
+    (r"d(\d+)", "depth {}", False),
+    (r"n(\d+)", "{} labels", False),
+    (r"code(\d+)", "code size {}", False),
+    (r"pre", "pretrained", False),
+    (r"rand", "random initialisation", False),
+    (r"plain", "without augmentation", False),
+    (r"augmented", "with augmentation", False),
+    (r"kl", "KL penalty", False),
+    (r"l1", "L1 penalty", False),
+    (r"none", "no penalty", False),
+    (r"deep", "deep autoencoder", False),
+    (r"pca", "PCA", False),
+    (r"cnn", "CNN", False),
+    (r"mlp", "MLP", False),
+    (r"relu", "ReLU", False),
+    (r"prelu", "PReLU", False),
+    (r"rrelu", "RReLU", False),
 ]
 
 
@@ -356,8 +383,13 @@ def _run_facts(parts):
     epochs = run.get("epochs", parts["config"].get("epochs"))
     seed = run.get("seed", parts["config"].get("seed"))
     seconds = run.get("seconds", parts["status"].get("seconds"))
-    return {"form": form, "images": "; ".join(images) or "unknown",
-            "epochs": _count(epochs), "seed": _count(seed), "wall time": _duration(seconds)}
+    return {
+        "form": form,
+        "images": "; ".join(images) or "unknown",
+        "epochs": _count(epochs),
+        "seed": _count(seed),
+        "wall time": _duration(seconds),
+    }
 
 
 def _count(value):
@@ -367,8 +399,10 @@ def _count(value):
 def _run_line(parts):
     facts = _run_facts(parts)
     form = {"quick": "Quick run", "full": "Full run", "custom": "Custom run"}.get(facts["form"], "Run of unknown form")
-    return [Text(form, style="strong"), f" — images {facts['images']}; epochs {facts['epochs']}; "
-            f"seed {facts['seed']}; wall time {facts['wall time']}."]
+    return [
+        Text(form, style="strong"),
+        f" — images {facts['images']}; epochs {facts['epochs']}; seed {facts['seed']}; wall time {facts['wall time']}.",
+    ]
 
 
 def _list(value):
@@ -379,8 +413,11 @@ def _list(value):
 def _status_line(parts):
     status = parts["folder"].status()
     env = parts["env"]
-    bits = ["status: ", Text(status, style="strong", cls=_status_class(status)),
-            f", backend {env.get('backend')} on {env.get('device')}"]
+    bits = [
+        "status: ",
+        Text(status, style="strong", cls=_status_class(status)),
+        f", backend {env.get('backend')} on {env.get('device')}",
+    ]
     if env.get("git_commit"):
         bits.append(f", commit {str(env['git_commit'])[:10]}{' (dirty)' if env.get('git_dirty') else ''}")
     return bits
@@ -399,10 +436,21 @@ def _claims_sections(claims):
     claims = [c for c in claims if isinstance(c, dict)]
     if not claims:
         return []
-    rows = [[str(c.get("claim", c.get("id", "?"))), str(c.get("slides", "")), _verdict(c),
-             _measured(c.get("measured", {})), str(c.get("criterion", "")), str(c.get("note", ""))] for c in claims]
-    return [Heading("The lecture's claims, checked by this run", 2),
-            Table(["claim", "slides", "verdict", "measured", "criterion", "note"], rows)]
+    rows = [
+        [
+            str(c.get("claim", c.get("id", "?"))),
+            str(c.get("slides", "")),
+            _verdict(c),
+            _measured(c.get("measured", {})),
+            str(c.get("criterion", "")),
+            str(c.get("note", "")),
+        ]
+        for c in claims
+    ]
+    return [
+        Heading("The lecture's claims, checked by this run", 2),
+        Table(["claim", "slides", "verdict", "measured", "criterion", "note"], rows),
+    ]
 
 
 def _final_epochs(history):
@@ -420,9 +468,12 @@ def report_sections(parts):
     """The sections of one run's report (what both report.md and report.html show)."""
     r, folder = parts["report"], parts["folder"]
     name = str(r.get("name") or folder.experiment)
-    out = [Heading(str(r.get("title") or name)),
-           Paragraph([Text(name, "code"), f" — slides {r.get('slides', '?')} of ", Text(LECTURE, "em"), "."]),
-           Paragraph(_run_line(parts), "run"), Paragraph(_status_line(parts))]
+    out = [
+        Heading(str(r.get("title") or name)),
+        Paragraph([Text(name, "code"), f" — slides {r.get('slides', '?')} of ", Text(LECTURE, "em"), "."]),
+        Paragraph(_run_line(parts), "run"),
+        Paragraph(_status_line(parts)),
+    ]
     if r.get("error"):
         out.append(Paragraph([Text("The run stopped: ", "strong"), str(r["error"])], "error"))
     for note in _list(r.get("notes")):
@@ -433,22 +484,34 @@ def report_sections(parts):
     if r.get("observations"):
         out += [Heading("Observations", 2), Bullets([str(o) for o in _list(r["observations"])])]
     for table in filter(lambda t: isinstance(t, dict), _list(r.get("tables"))):
-        out += [Heading(str(table.get("title", "")), 2),
-                Table([str(c) for c in _list(table.get("columns"))],
-                      [[c if isinstance(c, (int, float)) else str(c) for c in _list(row)]
-                       for row in _list(table.get("rows"))])]
+        out += [
+            Heading(str(table.get("title", "")), 2),
+            Table(
+                [str(c) for c in _list(table.get("columns"))],
+                [
+                    [c if isinstance(c, (int, float)) else str(c) for c in _list(row)]
+                    for row in _list(table.get("rows"))
+                ],
+            ),
+        ]
     for fig in filter(lambda f: isinstance(f, dict), _list(r.get("figures"))):
         file, caption = str(fig.get("file", "")), str(fig.get("caption", ""))
         data = folder.figure_bytes(file)
-        out.append(Figure(file, caption, data) if data is not None else
-                   Paragraph(f"Figure {file!r} is missing, not a PNG, or outside the run folder: not shown.", "note"))
+        out.append(
+            Figure(file, caption, data)
+            if data is not None
+            else Paragraph(f"Figure {file!r} is missing, not a PNG, or outside the run folder: not shown.", "note")
+        )
     columns, rows = _final_epochs(parts["history"])
     if rows:
         out += [Heading("Last epoch of each training", 2), Table(columns, rows)]
     command = parts["env"].get("command") or f"python -m toolkit run {name}"
-    out += [Heading("Setup", 2), Code(json.dumps(parts["config"], indent=2, sort_keys=True), "json"),
-            Code(json.dumps(parts["env"], indent=2, sort_keys=True), "json", summary="Environment"),
-            Paragraph(["Rerun: ", Text(str(command), "code")])]
+    out += [
+        Heading("Setup", 2),
+        Code(json.dumps(parts["config"], indent=2, sort_keys=True), "json"),
+        Code(json.dumps(parts["env"], indent=2, sort_keys=True), "json", summary="Environment"),
+        Paragraph(["Rerun: ", Text(str(command), "code")]),
+    ]
     return out
 
 
@@ -497,36 +560,51 @@ def lecture_claims(out_root, loaded=None):
         for claim in parts["claims"]:
             if isinstance(claim, dict) and isinstance(claim.get("id"), str) and claim["id"] not in newest:
                 verdict = "reproduced" if claim.get("verdict") == "reproduced" else "not_reproduced"
-                newest[claim["id"]] = {**claim, "verdict": verdict,
-                                       "run": os.path.relpath(parts["dir"], out_root).replace(os.sep, "/")}
+                newest[claim["id"]] = {
+                    **claim,
+                    "verdict": verdict,
+                    "run": os.path.relpath(parts["dir"], out_root).replace(os.sep, "/"),
+                }
     declared = _declared_claims()
-    order = [c["id"] for c in declared] + sorted(set(newest) - {c["id"] for c in declared},
-                                                 key=lambda i: (_first_slide(newest[i].get("slides")), i))
+    order = [c["id"] for c in declared] + sorted(
+        set(newest) - {c["id"] for c in declared}, key=lambda i: (_first_slide(newest[i].get("slides")), i)
+    )
     by_id = {c["id"]: c for c in declared}
     return [newest.get(i) or {**by_id[i], "verdict": "not_run", "run": None} for i in order]
 
 
 def _first_slide(slides):
     m = re.match(r"\d+", str(slides or ""))
-    return int(m.group()) if m else 10 ** 6
+    return int(m.group()) if m else 10**6
 
 
 def _lecture_sections(claims, out_root):
     done = [c for c in claims if c["verdict"] != "not_run"]
     good = sum(c["verdict"] == "reproduced" for c in claims)
     summary = f"{good} of {len(claims)} claims reproduced"
-    rest = [f"{len(done) - good} not reproduced"] + ([f"{len(claims) - len(done)} not run yet"]
-                                                     if len(done) < len(claims) else [])
+    rest = [f"{len(done) - good} not reproduced"] + (
+        [f"{len(claims) - len(done)} not run yet"] if len(done) < len(claims) else []
+    )
     rows = []
     for c in claims:
         run = c.get("run")
         has_report = run and os.path.isfile(os.path.join(out_root, run, "report.html"))
         link = Text("report", href=f"{run}/report.html") if has_report else (str(run) if run else "—")
-        rows.append([str(c.get("claim", c["id"])), str(c.get("slides", "")), _verdict(c if run else None),
-                     _measured(c.get("measured", {})) if run else "", str(c.get("note", "")), link])
-    return [Heading("The lecture, checked", 2),
-            Paragraph([Text(summary, "strong"), f" ({', '.join(rest)}); the newest run of each claim decides it."]),
-            Table(["claim", "slides", "verdict", "measured", "note", "report"], rows)]
+        rows.append(
+            [
+                str(c.get("claim", c["id"])),
+                str(c.get("slides", "")),
+                _verdict(c if run else None),
+                _measured(c.get("measured", {})) if run else "",
+                str(c.get("note", "")),
+                link,
+            ]
+        )
+    return [
+        Heading("The lecture, checked", 2),
+        Paragraph([Text(summary, "strong"), f" ({', '.join(rest)}); the newest run of each claim decides it."]),
+        Table(["claim", "slides", "verdict", "measured", "note", "report"], rows),
+    ]
 
 
 def index_sections(out_root, loaded=None, claims=None):
@@ -541,25 +619,66 @@ def index_sections(out_root, loaded=None, claims=None):
             status = "incomplete"  # nothing is running once an index is read; it died or goes on
         facts = _run_facts(parts)
         rel = os.path.relpath(parts["dir"], out_root)
-        link = Text("report", href=f"{rel}/report.html") if os.path.isfile(
-            os.path.join(parts["dir"], "report.html")) else "—"
+        link = (
+            Text("report", href=f"{rel}/report.html")
+            if os.path.isfile(os.path.join(parts["dir"], "report.html"))
+            else "—"
+        )
         key = parts["metrics"].get("key")
         numbers = []
-        for k, v in (key.items() if isinstance(key, dict) else ()):
+        for k, v in key.items() if isinstance(key, dict) else ():
             numbers += (["; "] if numbers else []) + _key_number(k, v)
         env = parts["env"]
-        rows.append([folder.experiment, folder.run_id, Text(status, cls=_status_class(status)), facts["form"],
-                     facts["images"], facts["epochs"], facts["seed"], facts["wall time"],
-                     f"{env.get('backend', '')}/{env.get('device', '')}", numbers, link])
+        rows.append(
+            [
+                folder.experiment,
+                folder.run_id,
+                Text(status, cls=_status_class(status)),
+                facts["form"],
+                facts["images"],
+                facts["epochs"],
+                facts["seed"],
+                facts["wall time"],
+                f"{env.get('backend', '')}/{env.get('device', '')}",
+                numbers,
+                link,
+            ]
+        )
     forms = [row[3] for row in rows]
     counts = ", ".join(f"{forms.count(f)} {f}" for f in ("quick", "full", "custom", "unknown") if f in forms)
-    return ([Heading("Experiment reports"),
-             Paragraph([f"{len(rows)} run{'s' * (len(rows) != 1)}{f' ({counts})' if counts else ''}. Slides refer to ",
-                        Text(LECTURE, "em"), ". Hover over a key number for its name in metrics.json."])]
-            + _lecture_sections(claims, out_root)
-            + [Heading("Runs", 2), Paragraph("Every run under this folder, newest first."),
-               Table(["experiment", "run", "status", "form", "images", "epochs", "seed", "wall time",
-                      "backend/device", "key numbers", "report"], rows)])
+    return (
+        [
+            Heading("Experiment reports"),
+            Paragraph(
+                [
+                    f"{len(rows)} run{'s' * (len(rows) != 1)}{f' ({counts})' if counts else ''}. Slides refer to ",
+                    Text(LECTURE, "em"),
+                    ". Hover over a key number for its name in metrics.json.",
+                ]
+            ),
+        ]
+        + _lecture_sections(claims, out_root)
+        + [
+            Heading("Runs", 2),
+            Paragraph("Every run under this folder, newest first."),
+            Table(
+                [
+                    "experiment",
+                    "run",
+                    "status",
+                    "form",
+                    "images",
+                    "epochs",
+                    "seed",
+                    "wall time",
+                    "backend/device",
+                    "key numbers",
+                    "report",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def write_index(out_root):
@@ -589,7 +708,15 @@ def results_markdown(out_root):
         key = key if isinstance(key, dict) else {}
         numbers = "; ".join(f"{human_name(k)} = {_compact(v)}" for k, v in key.items())
         env, facts = parts["env"], _run_facts(parts)
-        rows.append([Text(name, "code"), facts["form"], numbers, facts["wall time"],
-                     f"{env.get('backend')} / {env.get('device')}", Text(str(env.get("command", "")).strip(), "code")])
+        rows.append(
+            [
+                Text(name, "code"),
+                facts["form"],
+                numbers,
+                facts["wall time"],
+                f"{env.get('backend')} / {env.get('device')}",
+                Text(str(env.get("command", "")).strip(), "code"),
+            ]
+        )
     table = Table(["experiment", "form", "key numbers", "wall time", "backend / device", "command"], rows)
     return to_markdown([table]).rstrip("\n")

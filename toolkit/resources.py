@@ -12,11 +12,12 @@ They are compared with the memory available now (``psutil``, or the cgroup limit
 container when that is lower). A refusal is a :class:`~toolkit.errors.RunError` naming the
 estimate, what is available and what to lower.
 """
+
 import math
 
 from toolkit.errors import RunError
 
-GB = 1024 ** 3
+GB = 1024**3
 _COPIES_PER_PARAM = 4  # weights, gradients, Adam's two moments
 _FLOAT = 4
 
@@ -84,7 +85,7 @@ def _nbytes(value):
 
 
 def _gb(n):
-    return f"{n / GB:.2f} GB" if n >= GB else f"{n / 1024 ** 2:.1f} MB"
+    return f"{n / GB:.2f} GB" if n >= GB else f"{n / 1024**2:.1f} MB"
 
 
 def check_run_memory(experiment, config):
@@ -93,8 +94,10 @@ def check_run_memory(experiment, config):
     need = estimate_data_memory(config, default)
     free = available_memory()
     if need > free:
-        raise RunError(f"{experiment.name}: the data needs ~{_gb(need)} and {_gb(free)} is available; "
-                       "lower limit/test_limit (--set limit=N) or free memory")
+        raise RunError(
+            f"{experiment.name}: the data needs ~{_gb(need)} and {_gb(free)} is available; "
+            "lower limit/test_limit (--set limit=N) or free memory"
+        )
     return need
 
 
@@ -107,7 +110,9 @@ def check_fit_memory(model, x, batch_size, label="model"):
     need = estimate_model_memory(model, batch_size)
     free = available_memory()
     if need > free:
-        raise RunError(f"[{label}] training needs ~{_gb(need)} (model {model.count_params():,} parameters, "
-                       f"batch {batch_size}; inputs {_gb(_nbytes(x))} already loaded) and {_gb(free)} is "
-                       "available; lower batch_size or the model's size")
+        raise RunError(
+            f"[{label}] training needs ~{_gb(need)} (model {model.count_params():,} parameters, "
+            f"batch {batch_size}; inputs {_gb(_nbytes(x))} already loaded) and {_gb(free)} is "
+            "available; lower batch_size or the model's size"
+        )
     return need

@@ -14,6 +14,7 @@ them together: :data:`MAX_TOTAL_BYTES`) or that expands more than :data:`MAX_RAT
 naming a ``class_name``. Python's zipfile never inflates a member past its declared size,
 so these bounds hold whatever the compressed stream holds.
 """
+
 import json
 import os
 import zipfile
@@ -54,8 +55,10 @@ def _not_a_zip(path):
         what = "an empty file"
     else:
         what = f"not a zip archive (it starts with {head[:4]!r})"
-    return ToolkitError(f"{path}: not a readable .keras file: {what}; a .keras file is a zip "
-                        "holding config.json and model.weights.h5; was it written completely by model.save?")
+    return ToolkitError(
+        f"{path}: not a readable .keras file: {what}; a .keras file is a zip "
+        "holding config.json and model.weights.h5; was it written completely by model.save?"
+    )
 
 
 def check_keras_archive(path):
@@ -71,21 +74,28 @@ def check_keras_archive(path):
             for info in infos:
                 limit = MAX_JSON_BYTES if info.filename in _JSON_MEMBERS else MAX_MEMBER_BYTES
                 if info.file_size > limit:
-                    raise ToolkitError(f"{path}: member {info.filename} declares {_size(info.file_size)} "
-                                       f"uncompressed, over the {_size(limit)} limit for it; refusing a "
-                                       "likely decompression bomb")
+                    raise ToolkitError(
+                        f"{path}: member {info.filename} declares {_size(info.file_size)} "
+                        f"uncompressed, over the {_size(limit)} limit for it; refusing a "
+                        "likely decompression bomb"
+                    )
                 ratio = info.file_size / max(info.compress_size, 1)
                 if info.file_size > MiB and ratio > MAX_RATIO:
-                    raise ToolkitError(f"{path}: member {info.filename} expands {ratio:,.0f}x "
-                                       f"({_size(info.compress_size)} to {_size(info.file_size)}), over the "
-                                       f"{MAX_RATIO}x limit; refusing a likely decompression bomb")
+                    raise ToolkitError(
+                        f"{path}: member {info.filename} expands {ratio:,.0f}x "
+                        f"({_size(info.compress_size)} to {_size(info.file_size)}), over the "
+                        f"{MAX_RATIO}x limit; refusing a likely decompression bomb"
+                    )
                 total += info.file_size
             if total > MAX_TOTAL_BYTES:
-                raise ToolkitError(f"{path}: members declare {_size(total)} uncompressed in all, over the "
-                                   f"{_size(MAX_TOTAL_BYTES)} limit; refusing a likely decompression bomb")
+                raise ToolkitError(
+                    f"{path}: members declare {_size(total)} uncompressed in all, over the "
+                    f"{_size(MAX_TOTAL_BYTES)} limit; refusing a likely decompression bomb"
+                )
             if "config.json" not in zf.namelist():
-                raise ToolkitError(f"{path}: not a readable .keras file: no config.json member; "
-                                   "was it written by model.save?")
+                raise ToolkitError(
+                    f"{path}: not a readable .keras file: no config.json member; was it written by model.save?"
+                )
             raw = zf.read("config.json")
     except zipfile.BadZipFile as exc:
         if zipfile.is_zipfile(path):  # a zip whose member is damaged
@@ -96,17 +106,25 @@ def check_keras_archive(path):
     try:
         config = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ToolkitError(f"{path}: config.json is not valid JSON ({str(exc).splitlines()[0][:200]}); "
-                           "the file is damaged or not a Keras model") from None
+        raise ToolkitError(
+            f"{path}: config.json is not valid JSON ({str(exc).splitlines()[0][:200]}); "
+            "the file is damaged or not a Keras model"
+        ) from None
     if not isinstance(config, dict):
-        raise ToolkitError(f"{path}: config.json holds a JSON {type(config).__name__}, expected an object "
-                           "with class_name and config; the file is damaged or not a Keras model")
+        raise ToolkitError(
+            f"{path}: config.json holds a JSON {type(config).__name__}, expected an object "
+            "with class_name and config; the file is damaged or not a Keras model"
+        )
     if not isinstance(config.get("class_name"), str):
-        raise ToolkitError(f"{path}: config.json has class_name {config.get('class_name')!r}, expected a string "
-                           "naming the model class; the file is damaged or not a Keras model")
+        raise ToolkitError(
+            f"{path}: config.json has class_name {config.get('class_name')!r}, expected a string "
+            "naming the model class; the file is damaged or not a Keras model"
+        )
     if not isinstance(config.get("config", {}), dict):
-        raise ToolkitError(f"{path}: config.json's config is a JSON {type(config['config']).__name__}, "
-                           "expected an object; the file is damaged or not a Keras model")
+        raise ToolkitError(
+            f"{path}: config.json's config is a JSON {type(config['config']).__name__}, "
+            "expected an object; the file is damaged or not a Keras model"
+        )
     return config
 
 
@@ -139,5 +157,7 @@ def load_model(path, allow_unsafe=False, compile=True):
         raise ToolkitError(f"{path}: not a readable .keras file ({exc}); was it written completely?") from None
     except (TypeError, AttributeError, IndexError) as exc:  # a config whose values have the wrong types
         first = (str(exc).splitlines() or [""])[0]
-        raise ToolkitError(f"{path}: cannot load model, its config has values of the wrong type "
-                           f"({type(exc).__name__}: {first}); the file is damaged or not a Keras model") from None
+        raise ToolkitError(
+            f"{path}: cannot load model, its config has values of the wrong type "
+            f"({type(exc).__name__}: {first}); the file is damaged or not a Keras model"
+        ) from None

@@ -9,6 +9,7 @@ untrusted file runs its code). Reads loose ``*.bin`` files or the official
 Memory is bounded by the format, never by the file: a batch's size is checked on disk (or
 in its tar header) before it is read, and no more than that size plus one byte is read.
 """
+
 import os
 import tarfile
 import zlib
@@ -48,8 +49,10 @@ def _check_size(size, path, expected_records):
     """Refuse a batch of ``size`` bytes before reading it; the number of bytes to read."""
     if expected_records is None:
         if size > MAX_BATCH_BYTES:
-            raise DataError(f"{path}: {size} bytes, over the {MAX_BATCH_BYTES}-byte limit for a CIFAR batch; "
-                            "is it a CIFAR-10 binary file?")
+            raise DataError(
+                f"{path}: {size} bytes, over the {MAX_BATCH_BYTES}-byte limit for a CIFAR batch; "
+                "is it a CIFAR-10 binary file?"
+            )
         return size
     expected = expected_records * RECORD
     if size != expected:
@@ -87,8 +90,10 @@ def load_cifar_tarball(path, train_names, test_names, records_per_file=10000):
         with tarfile.open(path, "r:gz") as tar:
             for count, member in enumerate(tar, 1):
                 if count > MAX_TAR_MEMBERS:
-                    raise DataError(f"{path}: archive holds more than {MAX_TAR_MEMBERS} members (the CIFAR-10 "
-                                    "tarball has 9); is it the CIFAR-10 binary version?")
+                    raise DataError(
+                        f"{path}: archive holds more than {MAX_TAR_MEMBERS} members (the CIFAR-10 "
+                        "tarball has 9); is it the CIFAR-10 binary version?"
+                    )
                 base = os.path.basename(member.name)
                 if member.isfile() and base in wanted:
                     # The member's size comes from its tar header: refused before any byte is read.

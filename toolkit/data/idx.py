@@ -10,6 +10,7 @@ checked first (magic, dimensions, the item shape the caller expects, and at most
 the fly) and one more is asked for, so a gzip bomb or a huge file stops at the first byte
 past the promised end.
 """
+
 import gzip
 import hashlib
 import math
@@ -97,8 +98,9 @@ class _Stream:
     def _failed(self, exc):
         if self.gzipped and isinstance(exc, (OSError, EOFError, zlib.error)):
             return DataError(f"{self.path}: corrupt or truncated gzip data ({exc}); re-download or re-create the file")
-        return DataError(f"{self.path}: cannot read ({getattr(exc, 'strerror', None) or exc}); "
-                         "check the path and permissions")
+        return DataError(
+            f"{self.path}: cannot read ({getattr(exc, 'strerror', None) or exc}); check the path and permissions"
+        )
 
     def read(self, n):
         """Up to ``n`` bytes; fewer only at the end of the data."""
@@ -119,7 +121,7 @@ class _Stream:
         view, got = memoryview(buffer), 0
         try:
             while got < len(view):
-                n = self.stream.readinto(view[got:got + _CHUNK])
+                n = self.stream.readinto(view[got : got + _CHUNK])
                 if not n:
                     break
                 got += n
@@ -146,7 +148,7 @@ def parse_idx(payload, path, ndim, trailing_shape=None, md5=None):
     ``trailing_shape`` (e.g. ``(28, 28)``) is checked against the header; ``md5`` is the
     expected checksum of the decompressed payload, if known.
     """
-    header, dims, expected = _header(payload[:4 + 4 * ndim], path, ndim, trailing_shape)
+    header, dims, expected = _header(payload[: 4 + 4 * ndim], path, ndim, trailing_shape)
     if len(payload) != expected:
         raise _length_error(path, dims, expected, len(payload))
     if md5 is not None:

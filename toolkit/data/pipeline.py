@@ -14,6 +14,7 @@ global generator and are not affected, so this module does nothing there.
 ``(seed, epoch)``: a new order every epoch, the same order for the same seed, and the same
 order for epoch k whether a run went straight through or was resumed at k.
 """
+
 import numpy as np
 
 __all__ = ["epoch_shuffled", "EpochShuffled", "fit_inputs"]
@@ -58,10 +59,11 @@ def epoch_shuffled(arrays, batch_size, seed=None):
 
     def permutation(_):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=seed_pair + tf.stack([tf.constant(0, tf.int64), epoch]))
-        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[:full * batch_size], [full, batch_size]))
+            tf.range(n, dtype=tf.int64), seed=seed_pair + tf.stack([tf.constant(0, tf.int64), epoch])
+        )
+        batches = tf.data.Dataset.from_tensor_slices(tf.reshape(order[: full * batch_size], [full, batch_size]))
         if rest:
-            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size:]))
+            batches = batches.concatenate(tf.data.Dataset.from_tensors(order[full * batch_size :]))
         return batches
 
     num_batches = full + (1 if rest else 0)
@@ -75,8 +77,8 @@ def epoch_shuffled(arrays, batch_size, seed=None):
     held = tuple(tensors[id(a)] for a in arrays)
     data = tf.data.Dataset.from_tensors(held).repeat()
     dataset = tf.data.Dataset.zip((indices, data)).map(
-        lambda i, tensors: tuple(tf.gather(t, i, axis=0) for t in tensors),
-        num_parallel_calls=tf.data.AUTOTUNE)
+        lambda i, tensors: tuple(tf.gather(t, i, axis=0) for t in tensors), num_parallel_calls=tf.data.AUTOTUNE
+    )
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False  # as Keras: no graph rewrite cost
     options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE

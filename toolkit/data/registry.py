@@ -1,4 +1,5 @@
 """What the toolkit knows about each dataset: shapes, classes, files and checksums."""
+
 from dataclasses import dataclass, field
 
 MNIST_FILES = {
@@ -53,8 +54,18 @@ DATASETS = {
     "fashion_mnist": DatasetInfo(
         name="fashion_mnist",
         image_shape=(28, 28, 1),
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         train_size=60000,
         test_size=10000,
         subdir="fashion-mnist",
@@ -65,8 +76,7 @@ DATASETS = {
     "cifar10": DatasetInfo(
         name="cifar10",
         image_shape=(32, 32, 3),
-        class_names=("airplane", "automobile", "bird", "cat", "deer",
-                     "dog", "frog", "horse", "ship", "truck"),
+        class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         train_size=50000,
         test_size=10000,
         subdir="cifar-10-batches-bin",
@@ -81,8 +91,7 @@ DATASETS = {
     "shapes": DatasetInfo(
         name="shapes",
         image_shape=(28, 28, 1),
-        class_names=("square", "circle", "triangle", "plus", "x",
-                     "ring", "diamond", "star", "bar", "corner"),
+        class_names=("square", "circle", "triangle", "plus", "x", "ring", "diamond", "star", "bar", "corner"),
         train_size=6000,
         test_size=1000,
     ),

@@ -5,6 +5,7 @@ diamond, star, bar, corner) drawn at a random position, scale and rotation on a 
 canvas, anti-aliased by 3x3 supersampling, plus a little noise. Deterministic from the
 seed, so the tour and the tests run on any machine without a download.
 """
+
 import numpy as np
 
 SIZE = 28
@@ -24,7 +25,9 @@ def _glyph(cls, u, v):
     if cls == 3:  # plus
         return ((au <= 0.22) & (av <= 0.9)) | ((av <= 0.22) & (au <= 0.9))
     if cls == 4:  # x: the two diagonals
-        return (np.abs(u - v) <= 0.3) & (np.maximum(au, av) <= 0.9) | (np.abs(u + v) <= 0.3) & (np.maximum(au, av) <= 0.9)
+        return (np.abs(u - v) <= 0.3) & (np.maximum(au, av) <= 0.9) | (np.abs(u + v) <= 0.3) & (
+            np.maximum(au, av) <= 0.9
+        )
     if cls == 5:  # ring
         return (r <= 0.9) & (r >= 0.55)
     if cls == 6:  # diamond

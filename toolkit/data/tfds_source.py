@@ -4,6 +4,7 @@ tensorflow-datasets 4.9.10 retries for minutes when the network is absent and le
 folders behind, so :func:`load_from_tfds` first checks in a few seconds that the download
 host answers and fails at once with a one-line error otherwise.
 """
+
 import socket
 
 import numpy as np

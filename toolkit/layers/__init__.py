@@ -4,6 +4,7 @@ Importing this package registers every layer under the ``toolkit`` package name,
 saved model reloads with ``toolkit.saving.load_model(path)`` (or ``import toolkit.layers``
 then ``keras.saving.load_model``) and no ``custom_objects``.
 """
+
 from toolkit.layers.activation_layers import PReLU, RReLU
 from toolkit.layers.augment import RandomShiftCrop
 from toolkit.layers.tied import DenseTranspose

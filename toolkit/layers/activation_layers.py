@@ -4,6 +4,7 @@
 - :class:`PReLU`: Keras's Parametric ReLU, with one learned slope per channel by default and
   the paper's initial slope 0.25.
 """
+
 import keras
 from keras import ops
 
@@ -49,8 +50,9 @@ class RReLU(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         if training:
-            slope = keras.random.uniform(ops.shape(inputs), minval=self.lower, maxval=self.upper,
-                                         dtype=inputs.dtype, seed=self.seed_generator)
+            slope = keras.random.uniform(
+                ops.shape(inputs), minval=self.lower, maxval=self.upper, dtype=inputs.dtype, seed=self.seed_generator
+            )
         else:
             slope = ops.cast((self.lower + self.upper) / 2.0, inputs.dtype)
         return ops.where(inputs >= 0, inputs, inputs * slope)
@@ -86,8 +88,10 @@ class PReLU(keras.layers.PReLU):
     def __init__(self, per_channel=True, alpha_initializer=0.25, **kwargs):
         self.per_channel = bool(per_channel)
         if self.per_channel and kwargs.get("shared_axes") is not None:
-            raise ToolkitError(f"PReLU: per_channel=True sets the shared axes itself; pass per_channel=False "
-                               f"to use shared_axes={kwargs['shared_axes']!r}")
+            raise ToolkitError(
+                f"PReLU: per_channel=True sets the shared axes itself; pass per_channel=False "
+                f"to use shared_axes={kwargs['shared_axes']!r}"
+            )
         if self.per_channel:
             kwargs.pop("shared_axes", None)
         if is_number(alpha_initializer):
@@ -97,8 +101,9 @@ class PReLU(keras.layers.PReLU):
     def build(self, input_shape):
         if self.per_channel:
             if input_shape[-1] is None:
-                raise ToolkitError(f"PReLU(per_channel=True) needs a known channel size; received input "
-                                   f"shape {tuple(input_shape)}")
+                raise ToolkitError(
+                    f"PReLU(per_channel=True) needs a known channel size; received input shape {tuple(input_shape)}"
+                )
             self.shared_axes = list(range(1, len(input_shape) - 1))
         super().build(input_shape)
 

@@ -1,4 +1,5 @@
 """Augmentation layers Keras lacks or makes slow (slide 55)."""
+
 import keras
 from keras import ops
 

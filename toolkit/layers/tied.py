@@ -11,6 +11,7 @@ twice (as a layer of the model and inside this layer's config), is written once 
 ``shared_object_id`` and rebuilt as *one* object: after loading, the tie still holds (no
 weight copying, and the kernel is stored once in the weights file).
 """
+
 import keras
 from keras import ops
 
@@ -57,11 +58,13 @@ class DenseTranspose(keras.layers.Layer):
         if not self.tied_to.built:
             raise ToolkitError(
                 f"DenseTranspose {self.name!r}: call its encoder layer {self.tied_to.name!r} first "
-                "(the tied kernel does not exist yet)")
+                "(the tied kernel does not exist yet)"
+            )
         if input_shape[-1] is not None and input_shape[-1] != self.tied_to.units:
             raise ToolkitError(
                 f"DenseTranspose {self.name!r} expects {self.tied_to.units} input features "
-                f"(the units of {self.tied_to.name!r}); received shape {tuple(input_shape)}")
+                f"(the units of {self.tied_to.name!r}); received shape {tuple(input_shape)}"
+            )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
@@ -78,9 +81,11 @@ class DenseTranspose(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "tied_to": keras.saving.serialize_keras_object(self.tied_to),
-            "use_bias": self.use_bias,
-            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-        })
+        config.update(
+            {
+                "tied_to": keras.saving.serialize_keras_object(self.tied_to),
+                "use_bias": self.use_bias,
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
         return config

@@ -5,6 +5,7 @@ saves a PNG atomically through :func:`save_figure`, closes the figure and return
 path; without one it returns the :class:`matplotlib.figure.Figure`. Importing this package
 does not choose matplotlib's backend (figures are made without pyplot).
 """
+
 from toolkit.plots.base import finish, image_grid, new_figure, save_figure
 from toolkit.plots.training import plot_history, plot_lines
 

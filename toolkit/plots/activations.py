@@ -1,4 +1,5 @@
 """Figures of activation functions and of per-layer gradient norms (slides 21–27)."""
+
 import math
 
 import numpy as np
@@ -6,8 +7,14 @@ import numpy as np
 from toolkit.plots.base import finish, legend, new_figure
 
 # Where each activation appears in the lecture.
-SLIDES = {"sigmoid": "slide 23", "tanh": "slide 24", "relu": "slides 25–26", "leaky_relu": "slide 27",
-          "prelu": "slide 27", "rrelu": "slide 27"}
+SLIDES = {
+    "sigmoid": "slide 23",
+    "tanh": "slide 24",
+    "relu": "slides 25–26",
+    "leaky_relu": "slide 27",
+    "prelu": "slide 27",
+    "rrelu": "slide 27",
+}
 
 
 def plot_activations(specs, path=None, x_range=(-5.0, 5.0), num=401, ncols=3, title=None):
@@ -36,7 +43,7 @@ def plot_activations(specs, path=None, x_range=(-5.0, 5.0), num=401, ncols=3, ti
     ncols = max(1, min(int(ncols), len(specs)))
     nrows = max(1, math.ceil(len(specs) / ncols))
     fig, axes = new_figure(ncols=ncols, nrows=nrows, width=3.6, height=2.9, layout="constrained")
-    for ax in axes.flat[len(specs):]:
+    for ax in axes.flat[len(specs) :]:
         ax.set_visible(False)
     for ax, spec in zip(axes.flat, specs):
         label = activation_label(spec)
@@ -47,8 +54,7 @@ def plot_activations(specs, path=None, x_range=(-5.0, 5.0), num=401, ncols=3, ti
         ax.plot(x, dy, color="C3", linestyle="--", label="f′(x)")
         if label == "rrelu":
             neg = x[x < 0]
-            ax.fill_between(neg, layer.lower * neg, layer.upper * neg, color="C0", alpha=0.2,
-                            label="training range")
+            ax.fill_between(neg, layer.lower * neg, layer.upper * neg, color="C0", alpha=0.2, label="training range")
         ax.axhline(0.0, color="0.6", linewidth=0.6)
         ax.axvline(0.0, color="0.6", linewidth=0.6)
         slide = SLIDES.get(label)
@@ -56,7 +62,7 @@ def plot_activations(specs, path=None, x_range=(-5.0, 5.0), num=401, ncols=3, ti
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)
     entries = {}  # one legend for every panel, below them: f, f′ (and RReLU's range)
-    for ax in axes.flat[:len(specs)]:
+    for ax in axes.flat[: len(specs)]:
         for handle, text in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(text, handle)
     fig.legend(list(entries.values()), list(entries), loc="outside lower center", ncol=len(entries), fontsize=8)

@@ -4,6 +4,7 @@ Each function takes arrays (or a layer) and an optional ``path``: with one it sa
 through :func:`toolkit.plots.base.save_figure` and returns the path, without one it returns
 the figure.
 """
+
 import numpy as np
 
 from toolkit.errors import ToolkitError
@@ -30,8 +31,9 @@ def plot_reconstructions(originals, reconstructions, path=None, n=10, image_shap
     """
     originals, reconstructions = np.asarray(originals), np.asarray(reconstructions)
     if len(originals) != len(reconstructions):
-        raise ToolkitError(f"originals and reconstructions differ in length: "
-                           f"{len(originals)} != {len(reconstructions)}")
+        raise ToolkitError(
+            f"originals and reconstructions differ in length: {len(originals)} != {len(reconstructions)}"
+        )
     n = min(int(n), len(originals))
     top = _as_images(originals[:n], image_shape).astype("float32")
     bottom = _as_images(reconstructions[:n], image_shape).astype("float32")
@@ -93,8 +95,9 @@ def plot_feature_images(weights, path=None, image_shape=(28, 28), n=64, ncols=8,
         kernel = np.asarray(kernel)
     kernel = np.asarray(kernel)
     if kernel.ndim != 2 or kernel.shape[0] != int(np.prod(image_shape)):
-        raise ToolkitError(f"weights must be (prod(image_shape)={int(np.prod(image_shape))}, units); "
-                           f"received shape {kernel.shape}")
+        raise ToolkitError(
+            f"weights must be (prod(image_shape)={int(np.prod(image_shape))}, units); received shape {kernel.shape}"
+        )
     n = min(int(n), kernel.shape[1])
     images = [kernel[:, j].reshape(image_shape) for j in range(n)]
     return image_grid(images, path, ncols=min(ncols, n), suptitle=title, titles=[f"h{j + 1}" for j in range(n)])

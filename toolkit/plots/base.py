@@ -5,6 +5,7 @@ no window, no backend choice and no global figure list: importing this module le
 matplotlib's backend alone (the CLI picks ``Agg``), and a figure saves to PNG whatever the
 backend is.
 """
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator

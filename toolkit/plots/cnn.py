@@ -2,6 +2,7 @@
 augmented samples and the confusion matrix. Each function saves a PNG to ``path`` and returns
 the path, or without a path returns the figure.
 """
+
 import numpy as np
 
 from toolkit.errors import ToolkitError
@@ -33,8 +34,14 @@ def plot_filters(model_or_layer, path=None, layer_name=None, ncols=8):
     """
     name, kernel = _conv_kernel(model_or_layer, layer_name)  # (kh, kw, in, out)
     tiles = [kernel[:, :, :, i] if kernel.shape[2] == 3 else kernel[:, :, 0, i] for i in range(kernel.shape[-1])]
-    return image_grid(tiles, path, titles=[str(i) for i in range(len(tiles))], ncols=min(ncols, len(tiles)),
-                      suptitle=f"{name}: {kernel.shape[0]}x{kernel.shape[1]} filters", cmap="gray")
+    return image_grid(
+        tiles,
+        path,
+        titles=[str(i) for i in range(len(tiles))],
+        ncols=min(ncols, len(tiles)),
+        suptitle=f"{name}: {kernel.shape[0]}x{kernel.shape[1]} filters",
+        cmap="gray",
+    )
 
 
 def feature_maps(model, layer_name, image):
@@ -53,9 +60,14 @@ def plot_feature_maps(model, layer_name, image, path=None, max_maps=32, ncols=8)
     if maps.ndim != 3:
         raise ToolkitError(f"layer {layer_name!r} outputs shape {maps.shape}, not feature maps (H, W, K)")
     k = min(max_maps, maps.shape[-1])
-    return image_grid([maps[:, :, i] for i in range(k)], path, titles=[str(i) for i in range(k)],
-                      ncols=min(ncols, k), suptitle=f"{layer_name}: {k} of {maps.shape[-1]} maps "
-                      f"({maps.shape[0]}x{maps.shape[1]})", cmap="viridis")
+    return image_grid(
+        [maps[:, :, i] for i in range(k)],
+        path,
+        titles=[str(i) for i in range(k)],
+        ncols=min(ncols, k),
+        suptitle=f"{layer_name}: {k} of {maps.shape[-1]} maps ({maps.shape[0]}x{maps.shape[1]})",
+        cmap="viridis",
+    )
 
 
 def plot_confusion_matrix(y_true, y_pred, class_names, path=None, normalize=True, title=None):
@@ -82,8 +94,9 @@ def plot_confusion_matrix(y_true, y_pred, class_names, path=None, normalize=True
     for i in range(n):
         for j in range(n):
             text = f"{shown[i, j]:.2f}" if normalize else str(counts[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=6,
-                    color="white" if shown[i, j] > threshold else "black")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=6, color="white" if shown[i, j] > threshold else "black"
+            )
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(title or f"confusion matrix (accuracy {accuracy:.4f})", fontsize=9)
     return finish(fig, path)
@@ -109,9 +122,14 @@ def plot_augmented_samples(pipeline, images, path=None, n_variants=6, seed=None)
         draws = np.repeat(original[None], n_variants, axis=0)
         tiles.extend(np.asarray(keras.ops.convert_to_numpy(pipeline(draws, training=True))))
     titles = (["original"] + [f"#{i + 1}" for i in range(n_variants)]) * len(batch)
-    return image_grid(np.clip(tiles, 0, None), path, titles=titles, ncols=n_variants + 1,
-                      suptitle="augmentation: " + ", ".join(layer.name.removeprefix("augment_") for layer in
-                                                           getattr(pipeline, "layers", [pipeline])))
+    return image_grid(
+        np.clip(tiles, 0, None),
+        path,
+        titles=titles,
+        ncols=n_variants + 1,
+        suptitle="augmentation: "
+        + ", ".join(layer.name.removeprefix("augment_") for layer in getattr(pipeline, "layers", [pipeline])),
+    )
 
 
 def plot_pooling(image, sizes, path=None, modes=("max", "average")):
@@ -128,8 +146,9 @@ def plot_pooling(image, sizes, path=None, modes=("max", "average")):
             panels.append((f"{mode} {size}x{size} -> {pooled.shape[0]}x{pooled.shape[1]}", pooled))
         for ax, (title, data) in zip(axes[r], panels):
             data = np.clip(data, 0.0, 1.0)
-            ax.imshow(data[..., 0] if data.ndim == 3 and data.shape[-1] == 1 else data, cmap="gray",
-                      interpolation="nearest")
+            ax.imshow(
+                data[..., 0] if data.ndim == 3 and data.shape[-1] == 1 else data, cmap="gray", interpolation="nearest"
+            )
             ax.set_title(title, fontsize=7)
             ax.set_xticks([])
             ax.set_yticks([])
@@ -142,8 +161,14 @@ def plot_kernels_applied(image, kernel_names, path=None, stride=1, padding="vali
 
     maps = apply_kernels(image, list(kernel_names), stride=stride, padding=padding)[0]
     tiles = [np.asarray(image)] + [maps[:, :, i] for i in range(maps.shape[-1])]
-    return image_grid(tiles, path, titles=["image"] + list(map(str, kernel_names)), ncols=len(tiles), size=2.0,
-                      suptitle=f"fixed kernels (stride {stride}, {padding} padding)")
+    return image_grid(
+        tiles,
+        path,
+        titles=["image"] + list(map(str, kernel_names)),
+        ncols=len(tiles),
+        size=2.0,
+        suptitle=f"fixed kernels (stride {stride}, {padding} padding)",
+    )
 
 
 def grace_hopper(size=None):

@@ -1,4 +1,5 @@
 """Training curves from a Keras History (or its ``history`` dict), and lines over a sweep."""
+
 from matplotlib.lines import Line2D
 
 from toolkit.plots.base import finish, integer_ticks, legend, new_figure
@@ -47,8 +48,15 @@ def plot_history(histories, path=None, metrics=("loss",), title=None, val_label=
                     continue
                 has_val |= key != metric
                 longest = max(longest, len(values))
-                ax.plot(range(1, len(values) + 1), values, color=colour, linestyle=style,
-                        marker=marker if len(values) <= 20 else None, markersize=4, fillstyle=_FILL[marker])
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    color=colour,
+                    linestyle=style,
+                    marker=marker if len(values) <= 20 else None,
+                    markersize=4,
+                    fillstyle=_FILL[marker],
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(_ylabel(metric))
         integer_ticks(ax)
@@ -59,8 +67,18 @@ def plot_history(histories, path=None, metrics=("loss",), title=None, val_label=
     handles = [Line2D([], [], color=f"C{i % 10}", label=str(label)) for i, label in enumerate(histories)]
     for (style, marker), label, shown in ((_TRAIN, "training", True), (_TEST, val_label, has_val)):
         if shown:
-            handles.append(Line2D([], [], color="0.3", linestyle=style, marker=marker, markersize=4,
-                                  fillstyle=_FILL[marker], label=label))
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="0.3",
+                    linestyle=style,
+                    marker=marker,
+                    markersize=4,
+                    fillstyle=_FILL[marker],
+                    label=label,
+                )
+            )
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize=8)
     if title:
         fig.suptitle(title)

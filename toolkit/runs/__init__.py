@@ -11,14 +11,23 @@
 
 Importing this package imports no Keras; the names below load their module on first use.
 """
+
 import importlib
 
 _EXPORTS = {
-    "RunFolder": "folder", "list_runs": "folder",
-    "RunSpec": "spec", "Param": "spec", "resolve_config": "spec",
-    "Experiment": "experiment", "experiment": "experiment", "register": "experiment",
-    "list_experiments": "experiment", "get_experiment": "experiment",
-    "Trainer": "training", "Run": "recorder", "run_experiment": "execute",
+    "RunFolder": "folder",
+    "list_runs": "folder",
+    "RunSpec": "spec",
+    "Param": "spec",
+    "resolve_config": "spec",
+    "Experiment": "experiment",
+    "experiment": "experiment",
+    "register": "experiment",
+    "list_experiments": "experiment",
+    "get_experiment": "experiment",
+    "Trainer": "training",
+    "Run": "recorder",
+    "run_experiment": "execute",
 }
 
 

@@ -8,6 +8,7 @@ with a :class:`~toolkit.runs.recorder.Run`, judges the experiment's claims from 
 measured metrics, then writes ``metrics.json``, ``report.json``, ``claims.json``, the
 reports and, last, ``status.json`` (``complete`` or ``failed`` with the reason).
 """
+
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from toolkit.runs.folder import RunFolder, check_writable, latest_unfinished, ne
 def run_form(experiment, config):
     """``"full"``, ``"quick"`` or ``"custom"``: which form of the experiment ``config`` is
     (the seed does not count: ``--seed N`` of a quick run is still the quick form)."""
+
     def same(a, b):
         return {k: v for k, v in a.items() if k != "seed"} == {k: v for k, v in b.items() if k != "seed"}
 
@@ -50,8 +52,10 @@ def _open_folder(out_root, experiment, config, resume):
     folder.lock()  # before reading anything: a live run keeps its folder
     if folder.read("config") != _json_roundtrip(config):
         folder.unlock()
-        raise ToolkitError(f"--resume: the unfinished run {folder.path} used another config; "
-                           "rerun with the same arguments, or drop --resume")
+        raise ToolkitError(
+            f"--resume: the unfinished run {folder.path} used another config; "
+            "rerun with the same arguments, or drop --resume"
+        )
     print(f"resuming {folder.path}", flush=True)
     return folder, True
 
@@ -70,8 +74,9 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def run_experiment(experiment, config, out_root="reports", device="cpu", resume=False, fallback_data=False,
-                   devices=None, data_dir=None):
+def run_experiment(
+    experiment, config, out_root="reports", device="cpu", resume=False, fallback_data=False, devices=None, data_dir=None
+):
     """Run ``experiment`` with a resolved ``config``; return the run folder's path.
 
     Raises ``ToolkitError`` subclasses for anything the user can fix; the folder's
@@ -138,10 +143,16 @@ def _finish(run, experiment, config, started, earlier, judge, status, error=None
     folder.write("metrics", run.metrics)
     report = run.report(error)
     data = run.metrics.get("data", {})
-    report["run"] = {"form": run_form(experiment, config), "seed": config.get("seed"),
-                     "epochs": config.get("epochs"), "seconds": seconds,
-                     "images": {name: {"train": d.get("train"), "test": d.get("test"), "dataset": d.get("dataset")}
-                                for name, d in data.items()}}
+    report["run"] = {
+        "form": run_form(experiment, config),
+        "seed": config.get("seed"),
+        "epochs": config.get("epochs"),
+        "seconds": seconds,
+        "images": {
+            name: {"train": d.get("train"), "test": d.get("test"), "dataset": d.get("dataset")}
+            for name, d in data.items()
+        },
+    }
     folder.write("report", report)
     folder.write("claims", judge(experiment, run.metrics, error=error))
     folder.write_status(status, started, seconds=seconds, error=error)

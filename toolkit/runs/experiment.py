@@ -5,6 +5,7 @@ the :func:`experiment` decorator: that declares its name, slides, config keys, q
 and claims, and registers it. :func:`list_experiments` imports every module of the
 ``experiments`` package (discovery), so adding an experiment is adding one file.
 """
+
 import dataclasses
 import importlib
 import pkgutil
@@ -78,8 +79,10 @@ def register(exp):
 def experiment(**fields):
     """Decorator for an experiment's ``run(config, run)``: builds, registers and returns
     the :class:`Experiment` (the module's ``run`` name then holds it)."""
+
     def wrap(fn):
         return register(Experiment(run=fn, **fields))
+
     return wrap
 
 
@@ -111,5 +114,4 @@ def all_claims():
     return [claim for name in list_experiments() for claim in _REGISTRY[name].claims]
 
 
-__all__ = ["Experiment", "experiment", "register", "list_experiments", "get_experiment", "all_claims",
-           "ToolkitError"]
+__all__ = ["Experiment", "experiment", "register", "list_experiments", "get_experiment", "all_claims", "ToolkitError"]

@@ -12,6 +12,7 @@ run never looks complete. A run holds an exclusive lock on its folder (``fcntl.f
 ``.lock``, released by the kernel when the process dies), so a second process cannot
 resume a live run.
 """
+
 import csv
 import datetime
 import json
@@ -156,8 +157,10 @@ class RunFolder:
         except OSError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise RunError(f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
-                           "or start a new run without --resume") from None
+            raise RunError(
+                f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
+                "or start a new run without --resume"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
@@ -231,8 +234,9 @@ def check_writable(out_root):
         with open(probe, "w") as fh:
             fh.write("ok")
     except OSError as exc:
-        raise RunError(f"output folder {out_root} cannot be written ({exc.strerror or exc}); "
-                       "pass --out with a writable folder") from None
+        raise RunError(
+            f"output folder {out_root} cannot be written ({exc.strerror or exc}); pass --out with a writable folder"
+        ) from None
     finally:
         try:
             os.remove(probe)

@@ -6,6 +6,7 @@ An experiment's ``run(config, run)`` loads data (``run.data()``), trains (``run.
 touches the run folder's files: the recorder hands them to the
 :class:`~toolkit.runs.folder.RunFolder` when the run ends.
 """
+
 import dataclasses
 
 from toolkit.runs.spec import RunSpec
@@ -34,8 +35,9 @@ class Run:
         self.spec = RunSpec.from_config(self.config)
         if self.trainer is None:
             rows = self.folder.read_history() if self.resume else []
-            self.trainer = Trainer(self.folder, self.spec.seed, self.spec.batch_size, self.spec.epochs,
-                                   resume=self.resume, rows=rows)
+            self.trainer = Trainer(
+                self.folder, self.spec.seed, self.spec.batch_size, self.spec.epochs, resume=self.resume, rows=rows
+            )
 
     @property
     def dir(self):
@@ -56,15 +58,25 @@ class Run:
         test_limit = self.spec.test_limit if test_limit == "config" else test_limit
         seed = self.spec.seed
         try:
-            ds = load_dataset(name, data_dir=self.data_dir, limit=limit, test_limit=test_limit, seed=seed,
-                              allow_download=not self.fallback_data)
+            ds = load_dataset(
+                name,
+                data_dir=self.data_dir,
+                limit=limit,
+                test_limit=test_limit,
+                seed=seed,
+                allow_download=not self.fallback_data,
+            )
         except DataError as exc:
             if not self.fallback_data or name == "shapes":
                 raise
             ds = load_dataset("shapes", limit=limit, test_limit=test_limit, seed=seed)
             self.note(f"{name} not found ({exc}); this run used the embedded 'shapes' dataset instead")
-        self.metrics.setdefault("data", {})[name] = {"source": ds.source, "dataset": ds.name,
-                                                      "train": len(ds.x_train), "test": len(ds.x_test)}
+        self.metrics.setdefault("data", {})[name] = {
+            "source": ds.source,
+            "dataset": ds.name,
+            "train": len(ds.x_train),
+            "test": len(ds.x_test),
+        }
         print(f"data: {ds.summary()}", flush=True)
         return ds
 
@@ -72,8 +84,9 @@ class Run:
     def fit(self, model, x, y=None, label="model", epochs=None, batch_size=None, callbacks=(), **kwargs):
         """``model.fit`` through the run's :class:`~toolkit.runs.training.Trainer`: history
         rows, epoch seeds, NaN guard, per-epoch checkpoints for ``--resume``."""
-        return self.trainer.fit(model, x, y, label=label, epochs=epochs, batch_size=batch_size,
-                                callbacks=callbacks, **kwargs)
+        return self.trainer.fit(
+            model, x, y, label=label, epochs=epochs, batch_size=batch_size, callbacks=callbacks, **kwargs
+        )
 
     def callbacks(self, label):
         """The run's callbacks for a ``fit`` made elsewhere (history rows under ``label``, NaN guard)."""
@@ -128,6 +141,14 @@ class Run:
     def report(self, error=None):
         """What ``report.json`` holds."""
         exp = self.experiment
-        return {"name": exp.name, "title": exp.title, "slides": exp.slides, "summary": exp.summary,
-                "tables": self.tables, "figures": self.figures, "observations": self.observations,
-                "notes": self.notes, "error": error}
+        return {
+            "name": exp.name,
+            "title": exp.title,
+            "slides": exp.slides,
+            "summary": exp.summary,
+            "tables": self.tables,
+            "figures": self.figures,
+            "observations": self.observations,
+            "notes": self.notes,
+            "error": error,
+        }

@@ -13,6 +13,7 @@ The resolved config is a flat dict of JSON values (what ``config.json`` holds an
 experiment's ``run(config, run)`` reads). Data folder and device are arguments of the run,
 not config.
 """
+
 import dataclasses
 import difflib
 import json
@@ -30,6 +31,7 @@ _NONE = {"none", "null", "all"}
 
 
 # --- checks: each takes (key, value) and raises ToolkitError with one line ---------------
+
 
 def _numbers(key, value, depth=0):
     """Every number in ``value`` (nested lists allowed, ``MAX_NESTING`` deep)."""
@@ -51,6 +53,7 @@ def _finite(key, value, nums):
 
 def whole(minimum=1, maximum=None):
     """Whole numbers >= ``minimum`` (and <= ``maximum``), alone or in (nested) lists."""
+
     def check(key, value):
         if isinstance(value, str) or isinstance(value, bool):
             raise ToolkitError(f"{key} must be whole numbers >= {minimum}; received {value!r}")
@@ -60,62 +63,75 @@ def whole(minimum=1, maximum=None):
             raise ToolkitError(f"{key} must be whole numbers >= {minimum}; received {value!r}")
         if maximum is not None and any(n > maximum for n in nums):
             raise ToolkitError(f"{key} must be whole numbers in [{minimum}, {maximum}]; received {value!r}")
+
     return check
 
 
 def at_least(minimum=0.0):
     """Finite numbers >= ``minimum``."""
+
     def check(key, value):
         nums = _numbers(key, value)
         _finite(key, value, nums)
         if isinstance(value, (str, bool)) or any(n < minimum for n in nums):
             raise ToolkitError(f"{key} must be >= {minimum:g}; received {value!r}")
+
     return check
 
 
 def fraction():
     """Numbers in [0, 1) (rates, dropout, fractions)."""
+
     def check(key, value):
         nums = _numbers(key, value)
         if isinstance(value, (str, bool)) or any(not 0.0 <= n < 1.0 for n in nums):
             raise ToolkitError(f"{key} must be in [0, 1); received {value!r}")
+
     return check
 
 
 def open_unit():
     """Numbers in (0, 1) (a target activation rate)."""
+
     def check(key, value):
         nums = _numbers(key, value)
         if isinstance(value, (str, bool)) or any(not 0.0 < n < 1.0 for n in nums):
             raise ToolkitError(f"{key} must be in (0, 1); received {value!r}")
+
     return check
 
 
 def between(low, high):
     """Finite numbers in [low, high]."""
+
     def check(key, value):
         nums = _numbers(key, value)
         _finite(key, value, nums)
         if isinstance(value, (str, bool)) or any(not low <= n <= high for n in nums):
             raise ToolkitError(f"{key} must be in [{low:g}, {high:g}]; received {value!r}")
+
     return check
 
 
 def choice(options, kind=None):
     """One of ``options`` (or, for a list value, each item one of them)."""
+
     def check(key, value):
         for item in value if isinstance(value, (list, tuple)) else [value]:
             check_choice(kind or key, item, list(options))
+
     return check
 
 
 def activation():
     """An activation spec :func:`toolkit.activations.get_activation` accepts (or a list of them)."""
+
     def check(key, value):
         from toolkit.activations import get_activation
 
         for item in value if isinstance(value, list) else [value]:
             get_activation(item)
+
     return check
 
 
@@ -123,12 +139,14 @@ def flag():
     def check(key, value):
         if not isinstance(value, bool):
             raise ToolkitError(f"{key} must be true or false; received {value!r}")
+
     return check
 
 
 def anything():
     def check(key, value):
         _numbers(key, value)  # nesting depth only
+
     return check
 
 
@@ -181,11 +199,14 @@ class RunSpec:
 
     def as_params(self):
         """The spec's fields as :class:`Param` (their values as defaults)."""
-        return {f.name: Param(getattr(self, f.name), self.CHECKS[f.name], f.name in self.NULLABLE)
-                for f in dataclasses.fields(self)}
+        return {
+            f.name: Param(getattr(self, f.name), self.CHECKS[f.name], f.name in self.NULLABLE)
+            for f in dataclasses.fields(self)
+        }
 
 
 # --- parsing --set values ------------------------------------------------------------------
+
 
 def _load_json(key, text, kind, what):
     try:

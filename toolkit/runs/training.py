@@ -20,6 +20,7 @@ passed to ``fit`` as ``initial_epoch``. One convention is relied on: a layer's r
 state is a variable whose path ends in ``seed_generator_state`` (Keras 3.15; pinned in
 ``requirements.txt``/``pyproject.toml``).
 """
+
 import math
 import os
 import sys
@@ -46,8 +47,9 @@ def reseed(seed, *parts):
 
 
 def _stateful(callbacks):
-    return [cb for cb in callbacks if callable(getattr(cb, "get_state", None))
-            and callable(getattr(cb, "set_state", None))]
+    return [
+        cb for cb in callbacks if callable(getattr(cb, "get_state", None)) and callable(getattr(cb, "set_state", None))
+    ]
 
 
 def _states(callbacks):
@@ -110,8 +112,10 @@ class NaNGuard(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            raise RunError(f"[{self.label}] loss became {float(loss)} in epoch {epoch + 1}; lower the learning "
-                           "rate or check the data (the run stopped)")
+            raise RunError(
+                f"[{self.label}] loss became {float(loss)} in epoch {epoch + 1}; lower the learning "
+                "rate or check the data (the run stopped)"
+            )
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -131,8 +135,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         tmp = os.path.join(self.directory, f"partial-{name}")
         self.model.save_weights(tmp, overwrite=True)
         os.replace(tmp, os.path.join(self.directory, name))
-        fileio.write_json(os.path.join(self.directory, CHECKPOINT_META),
-                          {"epoch": epoch + 1, "weights": name, "state": _states(self.callbacks)})
+        fileio.write_json(
+            os.path.join(self.directory, CHECKPOINT_META),
+            {"epoch": epoch + 1, "weights": name, "state": _states(self.callbacks)},
+        )
         for old in os.listdir(self.directory):
             if old.endswith(".weights.h5") and old != name:
                 os.remove(os.path.join(self.directory, old))
@@ -233,10 +239,16 @@ class Trainer:
         inputs, extra = fit_inputs(x, y, batch_size, seed=derived_seed(self.seed, label, "shuffle"), **data_args)
         # order matters: the epoch's row and the callbacks' records are made before the
         # checkpoint that saves them
-        run_callbacks = [*extra, EpochSeed(self.seed, label), *self.callbacks(label), *callbacks,
-                         EpochCheckpoint(checkpoint_dir, callbacks)]
-        history = model.fit(**inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks,
-                            verbose=_verbosity(), **kwargs)
+        run_callbacks = [
+            *extra,
+            EpochSeed(self.seed, label),
+            *self.callbacks(label),
+            *callbacks,
+            EpochCheckpoint(checkpoint_dir, callbacks),
+        ]
+        history = model.fit(
+            **inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks, verbose=_verbosity(), **kwargs
+        )
         rows = [r for r in self.rows if r["label"] == label]
         if rows:  # after a resume Keras's History holds only the epochs run since; the rows hold all
             keys = [k for k in history.history if all(k in r for r in rows)]
@@ -244,6 +256,11 @@ class Trainer:
         self.write_history()
         reseed(self.seed, label, "after")  # what follows does not depend on whether this fit ran
         model.save_weights(done_weights)
-        fileio.write_json(done_json, {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-                                      "state": _states(callbacks)})
+        fileio.write_json(
+            done_json,
+            {
+                "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+                "state": _states(callbacks),
+            },
+        )
         return history
