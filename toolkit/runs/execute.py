@@ -35,14 +35,37 @@ def run_form(experiment, config):
     return "custom"
 
 
-def _command_line():
-    """The command that started this process, as a user would type it."""
+def rerun_command(experiment, config, data_dir=None, device="cpu"):
+    """The command that reruns this one experiment with this config (whatever started it:
+    the tour, ``make``, several experiments at once): its form, then ``--set`` for every key
+    that differs from that form."""
+    import json
+    import shlex
+
+    form = run_form(experiment, config)
+    base = {**experiment.defaults(), **(experiment.quick if form == "quick" else {})}
+    parts = ["python -m toolkit run", experiment.name] + (["--quick"] if form == "quick" else [])
+    for key, value in config.items():
+        if key == "seed" and value != base.get("seed"):
+            parts.append(f"--seed {value}")
+        elif key != "seed" and value != base.get(key):
+            text = "none" if value is None else json.dumps(value, separators=(",", ":"))
+            parts.append(f"--set {shlex.quote(f'{key}={text.strip(chr(34))}')}")
+    if data_dir:
+        parts.append(f"--data-dir {shlex.quote(str(data_dir))}")
+    if device != "cpu":
+        parts.append(f"--device {device}")
+    backend = os.environ.get("KERAS_BACKEND")
+    prefix = f"KERAS_BACKEND={backend} " if backend and backend != "tensorflow" else ""
+    return prefix + " ".join(parts)
+
+
+def _invocation():
+    """The command line that started this process."""
     argv = list(sys.argv)
     if argv and argv[0].endswith(os.path.join("toolkit", "__main__.py")):
         argv[0] = "python -m toolkit"
-    backend = os.environ.get("KERAS_BACKEND")
-    prefix = f"KERAS_BACKEND={backend} " if backend and backend != "tensorflow" else ""
-    return prefix + " ".join(argv)
+    return " ".join(argv)
 
 
 def _open_folder(out_root, experiment, config, resume):
@@ -104,7 +127,8 @@ def run_experiment(
     folder.write("config", config)
     env = dev.environment(seed, device)
     env["data_parallel_devices"] = [str(d) for d in used]
-    env["command"] = _command_line()
+    env["command"] = rerun_command(experiment, config, data_dir, device)
+    env["invoked_as"] = _invocation()
     folder.write("env", env)
     folder.write_status("running", started)
     main_thread = threading.current_thread() is threading.main_thread()
