@@ -16,8 +16,17 @@ import sys
 import threading
 import time
 
-from toolkit.errors import ToolkitError
-from toolkit.runs.folder import RunFolder, check_writable, latest_unfinished, new_run_folder
+from toolkit import fileio
+from toolkit.errors import RunError, ToolkitError
+from toolkit.fileio import WriteError
+from toolkit.runs.folder import (
+    RESERVE_BYTES,
+    STATUS_BYTES,
+    RunFolder,
+    check_writable,
+    latest_unfinished,
+    new_run_folder,
+)
 
 
 def run_form(experiment, config):
@@ -104,16 +113,16 @@ def run_experiment(
 
     Raises ``ToolkitError`` subclasses for anything the user can fix; the folder's
     ``status.json`` records ``failed`` with the message when the run dies of an error.
+    A full disk (or a folder that became unwritable) mid-run is one of those: the run
+    stops with one line, its last checkpoint and ``status.json`` (``failed``, the reason)
+    stay, no partially written file does, and ``--resume`` continues once there is room.
     """
     from toolkit import devices as dev
-    from toolkit.claims import judge
-    from toolkit.reports import write_index, write_report
-    from toolkit.resources import check_run_memory
-    from toolkit.runs.recorder import Run
+    from toolkit.resources import check_config_memory
 
     out_root = os.path.abspath(out_root)
-    check_writable(out_root)
-    check_run_memory(experiment, config)
+    check_writable(out_root, need=RESERVE_BYTES + STATUS_BYTES)
+    check_config_memory(experiment, config)  # before anything is loaded or built
     dev.require_device(device)
     dev.set_precision(bool(config.get("mixed_precision", False)), device)
     used = dev.setup_data_parallel(devices)
@@ -121,49 +130,120 @@ def run_experiment(
     dev.make_deterministic(seed)
 
     folder, resumed = _open_folder(out_root, experiment, config, resume)
-    earlier = float((folder.read("status", {}) or {}).get("seconds") or 0) if resumed else 0.0
+    try:
+        return _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data)
+    finally:
+        folder.unlock()
+
+
+def _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data):
+    from toolkit import devices as dev
+    from toolkit.claims import judge
+    from toolkit.reports import write_index, write_report
+    from toolkit.runs.recorder import Run
+
+    earlier = folder.earlier_seconds() if resumed else 0.0
     run = Run(experiment, config, folder, data_dir=data_dir, resume=resumed, fallback_data=fallback_data)
     started = time.time()
-    folder.write("config", config)
-    env = dev.environment(seed, device)
-    env["data_parallel_devices"] = [str(d) for d in used]
-    env["command"] = rerun_command(experiment, config, data_dir, device)
-    env["invoked_as"] = _invocation()
-    folder.write("env", env)
-    folder.write_status("running", started)
+    folder.start_clock(started, earlier)
+    recorded = False  # whether status.json says "running" yet
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
+        folder.reserve()  # room to record a failure in, should the disk fill up
+        folder.write("config", config)
+        env = dev.environment(int(config.get("seed", 0)), device)
+        env["data_parallel_devices"] = [str(d) for d in used]
+        env["command"] = rerun_command(experiment, config, data_dir, device)
+        env["invoked_as"] = _invocation()
+        folder.write("env", env)
+        folder.write_status("running", started, seconds=earlier or None)
+        recorded = True
         experiment.run(config, run)
+        _finish(run, experiment, config, started, judge, status="complete")
     except BaseException as exc:
-        if isinstance(exc, _Terminated):
-            message = "terminated (SIGTERM); rerun with --resume to continue"
-        elif isinstance(exc, KeyboardInterrupt):
-            message = "interrupted (Ctrl-C); rerun with --resume to continue"
+        message, disk = _failure_message(exc)
+        if not recorded and not resumed:
+            # nothing was run: leave no folder behind, only the one-line error
+            shutil.rmtree(folder.path, ignore_errors=True)
         else:
-            message = str(exc) if isinstance(exc, ToolkitError) else f"{type(exc).__name__}: {exc}"
-        _finish(run, experiment, config, started, earlier, judge, status="failed", error=message)
-        write_report(folder.path)
-        write_index(out_root)
-        folder.unlock()
+            _record_failure(run, experiment, config, started, judge, message, out_root)
+        if disk:
+            raise RunError(message) from None
         raise
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-    _finish(run, experiment, config, started, earlier, judge, status="complete")
-    write_report(folder.path)
-    shutil.rmtree(folder.checkpoint_dir(), ignore_errors=True)
-    write_index(out_root)
-    folder.unlock()
+    folder.release_reserve()
+    try:
+        write_report(folder.path)
+        shutil.rmtree(folder.checkpoint_dir(), ignore_errors=True)
+        write_index(out_root)
+    except OSError as exc:
+        if fileio.write_oserror(exc) is None:
+            raise
+        err = fileio.describe_write_error(fileio.write_oserror(exc))
+        raise RunError(
+            f"{err}; the run is complete (status.json, metrics.json): rebuild its report with "
+            f"python -m toolkit report {folder.path}"
+        ) from None
+    except WriteError as exc:
+        raise RunError(
+            f"{exc}; the run is complete (status.json, metrics.json): rebuild its report with "
+            f"python -m toolkit report {folder.path}"
+        ) from None
     return folder.path
 
 
-def _finish(run, experiment, config, started, earlier, judge, status, error=None):
+def _failure_message(exc):
+    """``(message, disk)``: what ``status.json`` and the user are told about ``exc``;
+    ``disk`` when it is a full disk or an unwritable file (the run then ends in a one-line
+    ``RunError``, whatever library reported it)."""
+    if isinstance(exc, _Terminated):
+        return "terminated (SIGTERM); rerun with --resume to continue", False
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C); rerun with --resume to continue", False
+    disk = fileio.write_oserror(exc)
+    if disk is not None:
+        fileio.release_failed_writes(exc)  # close HDF5 files and the like now, quietly
+        err = fileio.describe_write_error(disk)
+        if err.no_space:
+            return f"{err} and rerun with --resume to continue", True
+        return f"{err}; make it writable and rerun with --resume to continue", True
+    return (str(exc) if isinstance(exc, ToolkitError) else f"{type(exc).__name__}: {exc}"), False
+
+
+def _record_failure(run, experiment, config, started, judge, message, out_root):
+    """Record a failed run as far as the disk allows: give back the reserve, remove partial
+    files, write ``status.json`` (``failed``) first, then the results so far and the
+    reports, each on its own (one that cannot be written does not stop the others), and
+    ``status.json`` again, last."""
+    from toolkit.reports import write_index, write_report
+
+    folder = run.folder
+    folder.release_reserve()
+    folder.remove_partials()
+    seconds = folder.seconds()
+
+    def attempt(step, *args, **kwargs):
+        try:
+            step(*args, **kwargs)
+        except Exception:  # the run has already failed; this is only its record
+            pass
+
+    attempt(folder.write_status, "failed", started, seconds=seconds, error=message)
+    attempt(_finish, run, experiment, config, started, judge, status="failed", error=message, seconds=seconds)
+    attempt(write_report, folder.path)
+    attempt(write_index, out_root)
+    folder.remove_partials()
+
+
+def _finish(run, experiment, config, started, judge, status, error=None, seconds=None):
     """Write the run's results, its verdicts and, last, its status."""
-    seconds = round(earlier + time.time() - started, 2)
+    folder = run.folder
+    seconds = folder.seconds() if seconds is None else seconds
     run.metrics["wall_seconds"] = seconds
     run.trainer.write_history()
-    folder = run.folder
     folder.write("metrics", run.metrics)
     report = run.report(error)
     data = run.metrics.get("data", {})

@@ -11,18 +11,30 @@ beside the target, then ``os.replace``), and ``status.json`` is written last, so
 run never looks complete. A run holds an exclusive lock on its folder (``fcntl.flock`` on
 ``.lock``, released by the kernel when the process dies), so a second process cannot
 resume a live run.
+
+A full disk does not take the run's record with it: a live run keeps a small reserve file
+(``.reserve``) that the failure handler deletes to make room for ``status.json`` and the
+other small files, and ``status.json`` is written padded to :data:`STATUS_BYTES`, so even
+with no free block at all it can be rewritten in place (:meth:`RunFolder.write_status`).
 """
 
 import csv
 import datetime
+import errno
 import json
 import os
+import time
 
 from toolkit import fileio
 from toolkit.errors import RunError
 
 FILES = ("config", "env", "status", "metrics", "report", "claims")
 STATUSES = ("running", "complete", "failed")
+#: ``status.json`` is padded to this size, so a full disk can still rewrite it in place
+STATUS_BYTES = 2048
+#: bytes a live run keeps in ``.reserve``: room for the failure record on a full disk
+RESERVE_BYTES = 256 * 1024
+RESERVE = ".reserve"
 
 
 class RunFolder:
@@ -31,6 +43,7 @@ class RunFolder:
     def __init__(self, path):
         self.path = os.path.abspath(os.fspath(path))
         self._lock_fd = None
+        self._clock = None  # (started, earlier seconds): running time goes into status.json
 
     def __repr__(self):
         return f"RunFolder({self.path!r})"
@@ -69,9 +82,59 @@ class RunFolder:
         return read_json(os.path.join(self.path, f"{name}.json"), default)
 
     def write_status(self, status, started, seconds=None, error=None):
+        """Write ``status.json`` atomically, padded to :data:`STATUS_BYTES`. When the disk is
+        full, rewrite the existing (padded) file in place instead, shortening ``error`` to
+        fit: the failure of a run that filled its disk is still recorded."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}; received {status!r}")
-        self.write("status", {"status": status, "started": started, "seconds": seconds, "error": error})
+        data = {"status": status, "started": started, "seconds": seconds, "error": error}
+        path = os.path.join(self.path, "status.json")
+        try:
+            fileio.write_text(path, _padded(fileio.json_text(data)))
+        except fileio.WriteError as exc:
+            if not exc.no_space or not self._rewrite_status(data):
+                raise
+
+    def _rewrite_status(self, data):
+        path = os.path.join(self.path, "status.json")
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return False
+        error = data.get("error")
+        while True:
+            payload = fileio.json_text(data, indent=None).encode()
+            if len(payload) < size:
+                break
+            if not error:
+                return False
+            error = error[: max(0, len(error) - (len(payload) - size) - 8)] + "…"
+            data = {**data, "error": error if len(error) > 1 else None}
+        try:
+            fileio.rewrite_in_place(path, payload)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def start_clock(self, started, earlier=0.0):
+        """Time this run from ``started`` (``time.time()``), ``earlier`` seconds already
+        spent by the runs it resumes: every ``history.csv`` write also records the running
+        total in ``status.json``, so a run killed outright still counts its time when resumed."""
+        self._clock = (started, float(earlier or 0.0))
+
+    def seconds(self):
+        """Seconds spent on this run so far (this process's and the resumed runs'), or ``None``."""
+        if self._clock is None:
+            return None
+        started, earlier = self._clock
+        return round(earlier + time.time() - started, 2)
+
+    def earlier_seconds(self):
+        """Seconds recorded in ``status.json`` by the runs this one resumes (0 when none)."""
+        try:
+            return max(0.0, float((self.read("status", {}) or {}).get("seconds") or 0))
+        except (TypeError, ValueError, AttributeError):
+            return 0.0
 
     def status(self):
         """``running``, ``complete``, ``failed`` or ``incomplete`` (no readable status)."""
@@ -89,6 +152,8 @@ class RunFolder:
                 writer = csv.DictWriter(fh, fieldnames=columns)
                 writer.writeheader()
                 writer.writerows(rows)
+        if self._clock is not None:  # a heartbeat: the time spent so far, for a later --resume
+            self.write_status("running", self._clock[0], seconds=self.seconds())
 
     def read_history(self):
         """The rows of ``history.csv``: ``label`` a string, ``epoch`` an int, the rest floats
@@ -146,34 +211,123 @@ class RunFolder:
 
     # --- one process per run --------------------------------------------------------
     def lock(self):
-        """Take the folder's exclusive lock or raise ``RunError`` naming the live process."""
+        """Take the folder's exclusive lock or raise ``RunError`` naming the live process.
+
+        The lock is ``flock`` on ``.lock``, held as long as the descriptor is open (the
+        kernel drops it when the process dies, even by SIGKILL). The file is removed by
+        :meth:`unlock` while still locked, so a process that opened it just before must
+        notice that it locked a file no longer there, and try again."""
         import fcntl
 
-        os.makedirs(self.path, exist_ok=True)
         path = os.path.join(self.path, ".lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        for _ in range(100):
+            try:
+                os.makedirs(self.path, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise _write_error(exc, path) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RunError(
+                    f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
+                    "or start a new run without --resume"
+                ) from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except OSError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed it as we opened it: lock the new one
+        else:
+            raise RunError(f"{self.path}: could not take the folder's lock (.lock keeps changing)")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         except OSError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunError(
-                f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
-                "or start a new run without --resume"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+            pass  # a full disk: the lock holds anyway, only the pid in the message is missing
         self._lock_fd = fd
         return self
 
     def unlock(self):
+        """Release the lock (and the reserve); the ``.lock`` file goes while still locked."""
+        self.release_reserve()
         if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock
-            self._lock_fd = None
             try:
                 os.remove(os.path.join(self.path, ".lock"))
             except OSError:
                 pass
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
+
+    # --- a full disk ----------------------------------------------------------------
+    def reserve(self, size=RESERVE_BYTES):
+        """Set ``size`` bytes aside in ``.reserve`` (allocated, not a sparse file), to be
+        given back by :meth:`release_reserve` when the disk fills, so the failure can be
+        recorded. Raises :class:`~toolkit.fileio.WriteError` when there is not even that."""
+        path = os.path.join(self.path, RESERVE)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _write_error(exc, path) from None
+        try:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise
+                block = b"\0" * 65536
+                for start in range(0, size, len(block)):
+                    os.pwrite(fd, block[: size - start], start)
+                os.fsync(fd)
+        except OSError as exc:
+            os.close(fd)
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+            raise _write_error(exc, path) from None
+        os.close(fd)
+
+    def release_reserve(self):
+        """Delete ``.reserve`` (no error if it is not there); return whether it was."""
+        try:
+            os.remove(os.path.join(self.path, RESERVE))
+            return True
+        except OSError:
+            return False
+
+    def remove_partials(self):
+        """Delete what interrupted writes left: temporary files of atomic writes
+        (``.partial-*``), a checkpoint's ``partial-*`` weights, and finished-fit weights
+        whose record (``<label>.done.json``) was never written. Returns the paths removed."""
+        removed = []
+        for dirpath, _, files in os.walk(self.path):
+            for name in files:
+                orphan = name.endswith(".done.weights.h5") and (name[: -len(".weights.h5")] + ".json" not in files)
+                if name.startswith((".partial-", "partial-")) or orphan:
+                    path = os.path.join(dirpath, name)
+                    try:
+                        os.remove(path)
+                        removed.append(path)
+                    except OSError:
+                        pass
+        return removed
+
+
+def _padded(text):
+    """``text`` padded with spaces (JSON allows trailing whitespace) to :data:`STATUS_BYTES`."""
+    size = len(text.encode())
+    return text if size >= STATUS_BYTES else text + " " * (STATUS_BYTES - size - 1) + "\n"
+
+
+def _write_error(exc, path):
+    """``exc`` as a one-line :class:`~toolkit.fileio.WriteError` when it is a disk or
+    permission failure, else unchanged."""
+    return fileio.describe_write_error(exc, path) if exc.errno in fileio.WRITE_ERRNOS else exc
 
 
 def read_json(path, default=None):
@@ -196,6 +350,8 @@ def new_run_folder(out_root, experiment):
         except FileExistsError:
             i += 1
             path = f"{base}-{i}"
+        except OSError as exc:
+            raise _write_error(exc, path) from None
 
 
 def latest_unfinished(out_root, experiment):
@@ -226,19 +382,34 @@ def list_runs(out_root):
     return sorted(runs, key=lambda r: r.run_id, reverse=True)
 
 
-def check_writable(out_root):
-    """Make ``out_root`` or raise ``RunError`` saying why it cannot be written."""
-    probe = os.path.join(out_root, ".write-test")
+def check_writable(out_root, need=0):
+    """Make ``out_root`` or raise ``RunError`` saying why it cannot be written: a probe file
+    (its own unique name, removed whatever happens) is created, written and flushed to the
+    disk; and the file system must have ``need`` bytes free."""
+    import tempfile
+
+    probe = None
     try:
         os.makedirs(out_root, exist_ok=True)
-        with open(probe, "w") as fh:
-            fh.write("ok")
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out_root)
+        try:
+            os.write(fd, b"ok")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise RunError(
             f"output folder {out_root} cannot be written ({exc.strerror or exc}); pass --out with a writable folder"
         ) from None
     finally:
-        try:
-            os.remove(probe)
-        except OSError:
-            pass
+        if probe is not None:
+            try:
+                os.remove(probe)
+            except OSError:
+                pass
+    free = fileio.free_bytes(out_root)
+    if need and free is not None and free < need:
+        raise RunError(
+            f"output folder {out_root} has {free / 1024:.0f} KB free, less than a run's record needs "
+            f"({need / 1024:.0f} KB); free space or pass --out with another folder"
+        )
