@@ -8,6 +8,12 @@ The estimates are deliberately simple and on the generous side:
 - activations: every layer's output for one batch, kept for the backward pass and its
   gradient (x 2), in float32.
 
+Before anything is built, :func:`check_config_memory` compares one estimate for building
+*and* training a config — its data (:func:`estimate_data_memory`) plus its models, which
+the experiment declares with an optional ``estimate(config) -> bytes`` hook (usually one
+line of :func:`dense_stack_bytes`) — with the memory available, so a layer width of a
+million is refused in milliseconds instead of after gigabytes have been allocated.
+
 They are compared with the memory available now (``psutil``, or the cgroup limit of a
 container when that is lower). A refusal is a :class:`~toolkit.errors.RunError` naming the
 estimate, what is available and what to lower.
@@ -85,6 +91,8 @@ def _nbytes(value):
 
 
 def _gb(n):
+    if n >= 1024 * GB:
+        return f"{n / (1024 * GB):,.1f} TB"
     return f"{n / GB:.2f} GB" if n >= GB else f"{n / 1024**2:.1f} MB"
 
 
@@ -97,6 +105,60 @@ def check_run_memory(experiment, config):
         raise RunError(
             f"{experiment.name}: the data needs ~{_gb(need)} and {_gb(free)} is available; "
             "lower limit/test_limit (--set limit=N) or free memory"
+        )
+    return need
+
+
+def dense_stack_bytes(widths, batch_size, optimizer_slots=2, copies=1):
+    """Bytes to build and train ``copies`` dense stacks ``widths[0] → widths[1] → …`` (the
+    input's width first, every layer's width after it, output last) with ``batch_size``:
+    each parameter held as weight, gradient and ``optimizer_slots`` optimizer slots (Adam:
+    2), float32; every layer's output for one batch, twice for a separate activation layer
+    and twice again for the gradients of the backward pass. Plain integers: a width of
+    10**9 costs nothing to estimate.
+
+    Example:
+        >>> dense_stack_bytes([784, 1000, 784], 128) // 2**20  # a 784-1000-784 autoencoder, Adam
+        27
+    """
+    widths = [int(w) for w in widths]
+    params = sum(a * b + b for a, b in zip(widths, widths[1:]))
+    outputs = widths[0] + 4 * sum(widths[1:])
+    return int(copies) * (params * (2 + int(optimizer_slots)) + outputs * int(batch_size)) * _FLOAT
+
+
+def estimate_config_memory(experiment, config):
+    """Bytes to build and train ``config`` of ``experiment``: the data
+    (:func:`estimate_data_memory`) plus the models, as the experiment's optional
+    ``estimate(config)`` hook declares them (nothing when it declares none)."""
+    return sum(_config_memory_parts(experiment, config).values())
+
+
+def _config_memory_parts(experiment, config):
+    default = experiment.datasets[0] if getattr(experiment, "datasets", None) else "mnist"
+    parts = {"data": estimate_data_memory(config, default)}
+    hook = getattr(experiment, "estimate", None)
+    if callable(hook):
+        parts["models"] = max(0, int(hook(config)))
+    return parts
+
+
+def check_config_memory(experiment, config):
+    """Refuse ``config`` before anything is loaded or built when building and training it
+    (:func:`estimate_config_memory`) will not fit in the memory available; return the estimate."""
+    parts = _config_memory_parts(experiment, config)
+    need = sum(parts.values())
+    free = available_memory()
+    if need > free and "models" not in parts:
+        raise RunError(
+            f"{experiment.name}: the data needs ~{_gb(need)} and {_gb(free)} is available; "
+            "lower limit/test_limit (--set limit=N) or free memory"
+        )
+    if need > free:
+        raise RunError(
+            f"{experiment.name}: building and training this config needs ~{_gb(need)} (models "
+            f"~{_gb(parts['models'])}, data ~{_gb(parts['data'])}) and {_gb(free)} is available; lower the "
+            "layer sizes, batch_size or limit/test_limit (--set key=value) or free memory"
         )
     return need
 

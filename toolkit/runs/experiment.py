@@ -29,6 +29,10 @@ class Experiment:
         check: ``check(config)`` for keys that depend on each other, or ``None``.
         claims: the lecture's claims this experiment tests (:class:`toolkit.claims.Claim`).
         order: its place in the tour (the lecture's order).
+        estimate: ``estimate(config) -> bytes`` to build and train the config's models
+            (parameters, gradients, optimizer state, a batch's activations; the data is
+            counted apart), or ``None``; checked before anything is built
+            (:func:`toolkit.resources.check_config_memory`).
     """
 
     name: str
@@ -42,6 +46,7 @@ class Experiment:
     check: object = None
     claims: tuple = ()
     order: float = 0.0
+    estimate: object = None
 
     def __post_init__(self):
         clash = set(self.params) & {f.name for f in dataclasses.fields(RunSpec)}
