@@ -231,7 +231,28 @@ def main(argv=None):
     except _UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if type(exc).__name__ == "_Terminated":  # SIGTERM during a run (toolkit.runs.execute)
+            print("error: terminated (SIGTERM); rerun with --resume to continue", file=sys.stderr)
+            return 128 + 15
         print("interrupted; rerun with --resume to continue", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # a full disk or an unwritable folder reached by a path that did not say so itself:
+        # one line, not a traceback (other OS errors are bugs, and keep theirs)
+        message = _os_error_line(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _os_error_line(exc):
+    from toolkit import fileio
+
+    disk = fileio.write_oserror(exc)
+    if disk is None:
+        return None
+    fileio.release_failed_writes(exc)
+    return str(fileio.describe_write_error(disk))
