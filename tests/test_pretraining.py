@@ -174,7 +174,8 @@ def test_pretrain_then_fine_tune_with_a_frozen_start():
     watch = Watch()
     start = np.array(keras.ops.convert_to_numpy(encoder.get_layer("enc1_dense").kernel))
     history = fine_tune(model, encoder, x, y, epochs=3, frozen_epochs=2, batch_size=32, callbacks=[watch])
-    assert len(history["loss"]) == 3 and "accuracy" in history
+    assert isinstance(history, keras.callbacks.History)
+    assert len(history.history["loss"]) == 3 and "accuracy" in history.history
     np.testing.assert_array_equal(watch.kernels[0], start)  # frozen: the encoder did not move
     np.testing.assert_array_equal(watch.kernels[1], start)
     assert not np.array_equal(watch.kernels[2], start)  # unfrozen and recompiled: it learns
@@ -200,3 +201,17 @@ def test_mnist_pretraining_improves_reconstruction(data_dir):
     parts = build_stacked_autoencoder(784, (256, 64))
     pretrain_greedy(parts, x, epochs=2, batch_size=128, verbose=0)
     assert reconstruction_error(parts, x) < 0.8 * reconstruction_error(untrained, x)
+
+
+def test_fine_tune_returns_a_history_and_scores_a_multilabel_head_per_label():
+    x = _structured_data(64)
+    rng = np.random.default_rng(0)
+    y = (rng.random((64, 5)) < 0.5).astype("float32")
+    encoder = build_stacked_autoencoder(16, (8,)).encoder
+    model = attach_head(encoder, 5, task="multilabel")
+    history = fine_tune(model, encoder, x, y, epochs=1, batch_size=64)
+    assert isinstance(history, keras.callbacks.History) and "binary_accuracy" in history.history
+    assert "accuracy" not in history.history
+    # the reported number is the fraction of labels right, not an argmax match
+    per_label = float(np.mean((model.predict(x, verbose=0) > 0.5) == (y > 0.5)))
+    assert abs(model.evaluate(x, y, verbose=0, return_dict=True)["binary_accuracy"] - per_label) < 1e-6

@@ -89,3 +89,68 @@ class DenseTranspose(keras.layers.Layer):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class Conv2DTransposeTied(keras.layers.Layer):
+    """The transpose of a ``Conv2D`` with the *same* kernel variable, plus its own bias.
+
+    A ``Conv2D`` kernel ``(kh, kw, C_in, F)`` is exactly the kernel a transposed
+    convolution from ``F`` back to ``C_in`` channels takes, so the decoder of a tied
+    convolutional stage computes ``conv_transpose(h, W)`` with the encoder's ``W`` (same
+    strides, padding and dilation). Saved like :class:`DenseTranspose`.
+
+    Example:
+        >>> import numpy as np, keras
+        >>> conv = keras.layers.Conv2D(4, 3, padding="same", name="enc1_conv")
+        >>> h = conv(np.ones((1, 6, 6, 2), "float32"))
+        >>> dec = Conv2DTransposeTied(conv)
+        >>> tuple(dec(h).shape), len(dec.trainable_weights)  # its bias, the shared kernel and bias
+        ((1, 6, 6, 2), 3)
+    """
+
+    def __init__(self, tied_to, use_bias=True, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tied_to, dict):
+            tied_to = keras.saving.deserialize_keras_object(tied_to)
+        if not isinstance(tied_to, keras.layers.Conv2D):
+            raise ToolkitError(f"Conv2DTransposeTied ties to a keras.layers.Conv2D; received {tied_to!r}")
+        self.tied_to = tied_to
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        if not self.tied_to.built:
+            raise ToolkitError(
+                f"Conv2DTransposeTied {self.name!r}: call its encoder layer {self.tied_to.name!r} first "
+                "(the tied kernel does not exist yet)"
+            )
+        channels = int(self.tied_to.kernel.shape[2])
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(channels,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        conv = self.tied_to
+        outputs = ops.conv_transpose(
+            inputs,
+            ops.cast(conv.kernel, inputs.dtype),
+            strides=conv.strides,
+            padding=conv.padding,
+            data_format=conv.data_format,
+            dilation_rate=conv.dilation_rate,
+        )
+        if self.bias is not None:
+            outputs = ops.add(outputs, ops.cast(self.bias, inputs.dtype))
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tied_to": keras.saving.serialize_keras_object(self.tied_to),
+                "use_bias": self.use_bias,
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
