@@ -5,6 +5,7 @@ Public functions raise :class:`ToolkitError` (one line); the CLI prints exactly 
 ``toolkit.cli.main`` inside one subprocess (one TensorFlow import for all of them).
 """
 
+import contextlib
 import gzip
 import json
 import os
@@ -127,6 +128,23 @@ def test_cli_answers_a_corpus_of_bad_input_with_one_line_and_exit_2(tmp_path):
         (["run", "ae-mnist", "--out", str(blocker / "reports")], "cannot be written"),
         (["report", str(tmp_path / "nope")], "no report.json"),
         (["run", "ae-mnist", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        # nesting: too deep for the JSON parser (RecursionError), and parsed but too deep
+        (["run", "ae-mnist", "--set", "code_sizes=" + "[" * 50_000 + "]" * 50_000, "--out", out], "not valid JSON"),
+        (["run", "ae-mnist", "--set", "code_sizes=" + "[" * 10 + "4" + "]" * 10, "--out", out], "nested more than"),
+        # seeds and epochs out of range: refused before the run folder is made
+        (["run", "ae-mnist", "--set", "seed=-1", "--out", out], "seed must be whole numbers >= 0; received -1"),
+        (["run", "ae-mnist", "--seed", "-1", "--out", out], "seed must be whole numbers >= 0; received -1"),
+        (["run", "ae-mnist", "--seed", str(2**40), "--out", out], f"received {2**40}"),
+        (["run", "ae-mnist", "--set", f"seed={2**40}", "--out", out], f"received {2**40}"),
+        (["run", "ae-mnist", "--epochs", str(10**23), "--out", out], "epochs must be whole numbers in [1, 100000]"),
+        (["run", "ae-mnist", "--epochs", "10**23", "--out", out], "invalid int value"),
+        # augmentation numbers that are not numbers: refused before any model trains
+        (["run", "augment-cifar10", *quick, "--set", "rotation=nan"], "rotation must be finite numbers"),
+        (["run", "augment-cifar10", *quick, "--set", "zoom=inf"], "zoom must be in [0, 1); received inf"),
+        (["run", "augment-cifar10", *quick, "--set", "rotations=[5, NaN]"], "rotations must be finite numbers"),
+        (["run", "augment-cifar10", *quick, "--set", "rotations=[5, Infinity]"], "rotations must be finite"),
+        # a layer too wide for its bounds (a wide one within them is the memory estimate's: test_hardening)
+        (["run", "sparse-ae-mnist", "--set", "hidden_units=1500000", "--out", out], "hidden_units must be whole"),
     ]
     for kind, expect in (
         ("truncated", "truncated"),
@@ -141,17 +159,28 @@ def test_cli_answers_a_corpus_of_bad_input_with_one_line_and_exit_2(tmp_path):
                 expect,
             )
         )
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
-    done = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps([c[0] for c in cases])],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
-    )
+    # read-only folders (as root chmod does not stop writes: read-only bind mounts)
+    with contextlib.ExitStack() as mounts:
+        for argv, expect in _read_only_cases(tmp_path, mounts, quick):
+            cases.append((argv, expect))
+        # raw HTML in a run folder someone else made: report.md escapes it (exit 0)
+        hostile = _hostile_run(tmp_path / "hostile" / "ae-mnist" / "r1")
+        ok_cases = [["report", hostile]]
+        env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+        done = subprocess.run(
+            [sys.executable, "-c", DRIVER, json.dumps([c[0] for c in cases] + ok_cases)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=REPO,
+        )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.strip().splitlines()[-1])
+    results, ok_results = results[: len(cases)], results[len(cases) :]
+    assert [r[0] for r in ok_results] == [0], ok_results
+    md = open(os.path.join(hostile, "report.md")).read()
+    assert "<script" not in md and "&lt;script>" in md, md
     failures = []
     for (argv, expect), (code, stderr) in zip(cases, results):
         lines = stderr.strip().splitlines()
@@ -162,5 +191,47 @@ def test_cli_answers_a_corpus_of_bad_input_with_one_line_and_exit_2(tmp_path):
             and expect in lines[0]
             and "Traceback" not in stderr
         ):
-            failures.append(f"{argv}: exit {code}, stderr {stderr!r}")
+            failures.append(f"{argv[:4]}: exit {code}, stderr {stderr[:2000]!r}")
     assert not failures, "\n".join(failures)
+    # a run folder that says failed, or none
+    for root in (out, str(tmp_path / "ro-run")):
+        for dirpath, _, files in os.walk(root):
+            if "config.json" in files or "status.json" in files:
+                with open(os.path.join(dirpath, "status.json")) as fh:
+                    assert json.load(fh)["status"] == "failed", dirpath
+
+
+def _read_only_cases(tmp_path, mounts, quick):
+    """CLI cases on read-only folders (root only: a read-only bind mount; none otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    run_sub = tmp_path / "ro-run" / "ae-mnist"  # the experiment's folder exists but is read-only
+    run_sub.mkdir(parents=True)
+    index_dir = tmp_path / "ro-index"  # a reports folder `toolkit index` cannot write
+    index_dir.mkdir()
+    cases = []
+    for folder, argv in (
+        (run_sub, ["run", "ae-mnist", *quick[:-1], str(tmp_path / "ro-run")]),
+        (index_dir, ["index", str(index_dir)]),
+    ):
+        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+            continue
+        mounts.callback(subprocess.run, ["umount", "-l", str(folder)], capture_output=True)
+        if subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode:
+            continue
+        cases.append((argv, "read-only file system"))
+    return cases
+
+
+def _hostile_run(path):
+    os.makedirs(path)
+    xss = "<script>alert(1)</script>"
+    files = {
+        "config.json": {},
+        "status.json": {"status": "failed", "error": xss},
+        "report.json": {"name": "ae-mnist", "title": xss, "observations": [xss], "error": xss},
+    }
+    for name, data in files.items():
+        with open(os.path.join(path, name), "w") as fh:
+            json.dump(data, fh)
+    return str(path)

@@ -45,9 +45,7 @@ def available_memory():
     return free
 
 
-def estimate_data_memory(config, default_dataset="mnist"):
-    """Bytes for the dataset of ``config`` (``dataset``, ``limit``, ``test_limit``): the uint8
-    arrays plus one float32 copy. Unknown dataset names raise ``ToolkitError``."""
+def _split_sizes(config, default_dataset="mnist"):
     from toolkit.data import dataset_info
 
     info = dataset_info(config.get("dataset") or default_dataset)
@@ -56,6 +54,24 @@ def estimate_data_memory(config, default_dataset="mnist"):
         n = config.get(key)
         # 'shapes' is generated: a limit beyond its nominal size makes that many images
         sizes.append(n if n and (info.name == "shapes" or n < full) else full)
+    return info, sizes
+
+
+def image_pixels(config, default_dataset="mnist"):
+    """Values per image of ``config``'s dataset (784 for MNIST): a dense model's input width."""
+    info, _ = _split_sizes(config, default_dataset)
+    return math.prod(info.image_shape)
+
+
+def train_images(config, default_dataset="mnist"):
+    """Training images ``config`` loads (its ``limit``, else the whole training split)."""
+    return _split_sizes(config, default_dataset)[1][0]
+
+
+def estimate_data_memory(config, default_dataset="mnist"):
+    """Bytes for the dataset of ``config`` (``dataset``, ``limit``, ``test_limit``): the uint8
+    arrays plus one float32 copy. Unknown dataset names raise ``ToolkitError``."""
+    info, sizes = _split_sizes(config, default_dataset)
     pixels = sum(sizes) * math.prod(info.image_shape)
     return pixels * (1 + _FLOAT)
 
