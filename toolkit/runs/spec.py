@@ -161,8 +161,14 @@ class Param:
 
 
 def _dataset_check(key, value):
+    """A dataset name, or an existing folder of images / ``.npz`` (``--set dataset=PATH``)."""
     from toolkit.data import list_datasets
+    from toolkit.data.custom import is_dataset_path, looks_like_path
 
+    if isinstance(value, str) and value not in list_datasets() and (is_dataset_path(value) or looks_like_path(value)):
+        if not is_dataset_path(value):
+            raise ToolkitError(f"dataset {value}: no such folder or .npz file")
+        return
     check_choice("dataset", value, list_datasets())
 
 
