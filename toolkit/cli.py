@@ -59,6 +59,11 @@ def build_parser():
         help="override a config field (repeatable), e.g. --set batch_size=64",
     )
     run.add_argument("--resume", action="store_true", help="continue the newest unfinished run of the same config")
+    run.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="TensorBoard logs of every fit in <run folder>/tensorboard/<label> (tensorboard --logdir REPORTS)",
+    )
     common(run)
     run.add_argument("--seed", type=int, default=None, help="seed of everything in the run (default: the config's)")
     lst = sub.add_parser("list", help="list the experiments (--names: names only, for scripts and the Makefile)")
@@ -209,6 +214,8 @@ def main(argv=None):
             if args.command == "run":
                 if args.epochs is not None and args.epochs < 1:
                     raise _UserError(f"--epochs must be >= 1; received {args.epochs}")
+                if args.tensorboard:  # read by every Trainer of the run (toolkit.runs.training)
+                    os.environ["TOOLKIT_TENSORBOARD"] = "1"
                 return _run_many(
                     args.experiments,
                     args,

@@ -81,11 +81,23 @@ class Run:
         return ds
 
     # --- training -----------------------------------------------------------------------
-    def fit(self, model, x, y=None, label="model", epochs=None, batch_size=None, callbacks=(), **kwargs):
+    def fit(
+        self, model, x, y=None, label="model", epochs=None, batch_size=None, callbacks=(), tensorboard=None, **kwargs
+    ):
         """``model.fit`` through the run's :class:`~toolkit.runs.training.Trainer`: history
-        rows, epoch seeds, NaN guard, per-epoch checkpoints for ``--resume``."""
+        rows, epoch seeds, NaN guard, per-epoch checkpoints for ``--resume``; with
+        ``tensorboard=True`` (or ``--tensorboard``) TensorBoard logs in
+        ``<run folder>/tensorboard/<label>``."""
         return self.trainer.fit(
-            model, x, y, label=label, epochs=epochs, batch_size=batch_size, callbacks=callbacks, **kwargs
+            model,
+            x,
+            y,
+            label=label,
+            epochs=epochs,
+            batch_size=batch_size,
+            callbacks=callbacks,
+            tensorboard=tensorboard,
+            **kwargs,
         )
 
     def callbacks(self, label):

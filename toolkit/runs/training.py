@@ -173,10 +173,17 @@ class Trainer:
     (shared with the recorder, read back from ``history.csv`` on resume).
     """
 
-    def __init__(self, folder, seed, batch_size, epochs, resume=False, rows=None):
+    def __init__(self, folder, seed, batch_size, epochs, resume=False, rows=None, tensorboard=None):
         self.folder, self.seed, self.resume = folder, int(seed), bool(resume)
         self.batch_size, self.epochs = batch_size, epochs
         self.rows = rows if rows is not None else []
+        # `python -m toolkit run --tensorboard` sets TOOLKIT_TENSORBOARD=1 for every fit of the run
+        self.tensorboard = os.environ.get("TOOLKIT_TENSORBOARD") == "1" if tensorboard is None else bool(tensorboard)
+
+    def tensorboard_dir(self, label):
+        """Where the TensorBoard logs of the fit ``label`` go: ``<run folder>/tensorboard/<label>``
+        (open them with ``tensorboard --logdir <run folder>/tensorboard``)."""
+        return os.path.join(self.folder.path, "tensorboard", label)
 
     def write_history(self):
         self.folder.write_history(self.rows)
@@ -204,9 +211,13 @@ class Trainer:
         base = self.folder.checkpoint_dir()
         return os.path.join(base, f"{label}.done.weights.h5"), os.path.join(base, f"{label}.done.json")
 
-    def fit(self, model, x, y=None, label="model", epochs=None, batch_size=None, callbacks=(), **kwargs):
+    def fit(
+        self, model, x, y=None, label="model", epochs=None, batch_size=None, callbacks=(), tensorboard=None, **kwargs
+    ):
         """``model.fit`` with the run's callbacks and checkpoints; a fit that finished before a
-        kill is restored, not redone, on ``--resume`` (its stateful callbacks too)."""
+        kill is restored, not redone, on ``--resume`` (its stateful callbacks too).
+        ``tensorboard=True`` (default: the run's ``--tensorboard``) adds Keras's
+        ``TensorBoard`` callback writing to :meth:`tensorboard_dir`."""
         from toolkit.data.pipeline import fit_inputs
         from toolkit.devices import check_data_parallel_batches
         from toolkit.resources import check_fit_memory
@@ -246,6 +257,8 @@ class Trainer:
             *callbacks,
             EpochCheckpoint(checkpoint_dir, callbacks),
         ]
+        if self.tensorboard if tensorboard is None else tensorboard:
+            run_callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir(label)))
         history = model.fit(
             **inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks, verbose=_verbosity(), **kwargs
         )
