@@ -23,7 +23,7 @@ import keras
 
 from toolkit.activations import get_activation
 from toolkit.errors import ToolkitError, check_choice, check_int, check_number, check_shape, is_int
-from toolkit.layers import RandomShiftCrop
+from toolkit.layers import RandomShear, RandomShiftCrop
 
 # Batch-norm moving statistics follow the batches with momentum 0.9 (Keras's default 0.99
 # needs several hundred steps before inference is usable: a few-epoch CPU run on a data
@@ -34,6 +34,7 @@ PADDINGS = ("valid", "same")
 POOLS = (None, "max", "average")
 HEADS = ("flatten", "global_average", "global_max")
 FLIPS = (None, "horizontal", "vertical", "horizontal_and_vertical")
+FILL_MODES = ("constant", "reflect", "wrap", "nearest")
 
 
 def _pair(value, what, block):
@@ -334,25 +335,33 @@ def augmentation(
 
     Inside a model the layers act only in training (``training=True``) and are the
     identity at inference. Zero (or None) leaves a transformation out; the order is flip,
-    rotation, zoom, translation, crop, shear, elastic, contrast, erasing.
+    rotation, zoom, translation, crop, shear, elastic, contrast, erasing. Every option is
+    checked here (one-line ``ToolkitError``, never a Keras ``ValueError`` from inside a
+    layer), and every layer this returns saves to ``.keras`` and reloads with identical
+    inference outputs: shear uses :class:`toolkit.layers.RandomShear`, because Keras
+    3.15's own ``RandomShear`` writes a config its constructor rejects.
 
     Args:
-        rotation: the largest rotation in **degrees**, drawn in [-rotation, rotation]
-            (converted to Keras's fraction of a full turn: ``rotation / 360``).
-        zoom: the largest relative zoom in and out, e.g. 0.1 for +-10% (``RandomZoom``).
+        rotation: the largest rotation in **degrees**, in [0, 360], drawn in
+            [-rotation, rotation] (converted to Keras's fraction of a full turn: ``rotation / 360``).
+        zoom: the largest relative zoom in and out, in [0, 1), e.g. 0.1 for +-10% (``RandomZoom``).
         flip: None, ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
-        translation: the largest shift as a fraction of height and width (``RandomTranslation``).
+        translation: the largest shift as a fraction of height and width, in [0, 1]
+            (``RandomTranslation``).
         crop_pad: pixels of zero padding before a random crop back to size
             (:class:`toolkit.layers.RandomShiftCrop`; integer shifts, fast on a GPU).
-        shear: the largest shear factor along x and y (``RandomShear``).
+        shear: the largest shear factor along x and y, in [0, 1] (``RandomShear``).
         elastic: the largest magnitude of the elastic distortion, in (0, 1]
             (``RandomElasticTransform``'s ``scale``, applied to every image; 0 = off).
         erasing: the largest probability of erasing (cutting out) a random rectangle per
             image (``RandomErasing``), whose area fraction lies in ``erasing_scale``.
-        contrast: the largest contrast change, e.g. 0.2 for factors in [0.8, 1.2].
-        fill_mode: how geometric transforms fill uncovered cells (``"constant"`` = zeros).
-        value_range: the range of incoming values; (0, 1) after the model's rescaling.
-        seed: an int for reproducible draws (each layer gets ``seed + i``).
+        contrast: the largest contrast change, in [0, 1], e.g. 0.2 for factors in [0.8, 1.2].
+        erasing_scale: ``(low, high)`` area fractions of an erased rectangle, ``0 < low <= high <= 1``.
+        fill_mode: how geometric transforms fill uncovered cells (``"constant"`` = zeros,
+            ``"reflect"``, ``"wrap"``, ``"nearest"``).
+        value_range: the range of incoming values, ``(low, high)`` with ``low < high``;
+            (0, 1) after the model's rescaling.
+        seed: an int >= 0 for reproducible draws (each layer gets ``seed + i``).
 
     Example:
         >>> [layer.name for layer in augmentation(rotation=10, zoom=0.1, crop_pad=2).layers]
@@ -361,21 +370,23 @@ def augmentation(
     if unknown:
         _check_augment_keys(unknown)
     check_choice("flip", flip, FLIPS)
-    rotation, zoom, translation, shear, contrast = (
-        check_number(f"augmentation {key}", value, low=0)
+    check_choice("fill_mode", fill_mode, FILL_MODES)
+    rotation = check_number("augmentation rotation (degrees)", rotation, low=0, high=360)
+    zoom = check_number("augmentation zoom", zoom, low=0, high=1, high_open=True)
+    translation, shear, contrast, erasing, elastic = (
+        check_number(f"augmentation {key}", value, low=0, high=1)
         for key, value in (
-            ("rotation", rotation),
-            ("zoom", zoom),
             ("translation", translation),
             ("shear", shear),
             ("contrast", contrast),
+            ("erasing", erasing),
+            ("elastic", elastic),
         )
     )
-    erasing, elastic = (
-        check_number(f"augmentation {key}", value, low=0, high=1)
-        for key, value in (("erasing", erasing), ("elastic", elastic))
-    )
     crop_pad = check_int("augmentation crop_pad", crop_pad, low=0)
+    erasing_scale = _check_pair("augmentation erasing_scale", erasing_scale, low=0, high=1, low_open=True)
+    value_range = _check_pair("augmentation value_range", value_range, strict=True)
+    seed = check_int("augmentation seed", seed, low=0, optional=True)
     counter = iter(range(100))
 
     def s():
@@ -396,7 +407,7 @@ def augmentation(
     if crop_pad:
         layers.append(RandomShiftCrop(crop_pad, seed=s(), name=f"{name}_crop"))
     if shear:
-        layers.append(keras.layers.RandomShear(shear, shear, seed=s(), name=f"{name}_shear", **geometric))
+        layers.append(RandomShear(shear, shear, seed=s(), name=f"{name}_shear", **geometric))
     if elastic:
         layers.append(
             keras.layers.RandomElasticTransform(
@@ -417,6 +428,19 @@ def augmentation(
             )
         )
     return keras.Sequential(layers, name=name)
+
+
+def _check_pair(name, value, low=None, high=None, low_open=False, strict=False):
+    """``(lo, hi)`` of finite numbers in bounds with ``lo <= hi`` (``lo < hi`` if ``strict``)."""
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise ToolkitError(f"{name} must be a pair (low, high) of numbers; received {value!r}") from None
+    lo = check_number(f"{name} low", lo, low=low, high=high, low_open=low_open)
+    hi = check_number(f"{name} high", hi, low=low, high=high, low_open=low_open)
+    if hi < lo or (strict and hi == lo):
+        raise ToolkitError(f"{name} must have low {'<' if strict else '<='} high; received {value!r}")
+    return (lo, hi)
 
 
 def augmentation_params():

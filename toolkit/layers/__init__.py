@@ -6,7 +6,7 @@ then ``keras.saving.load_model``) and no ``custom_objects``.
 """
 
 from toolkit.layers.activation_layers import PReLU, RReLU
-from toolkit.layers.augment import RandomShiftCrop
+from toolkit.layers.augment import RandomShear, RandomShiftCrop
 from toolkit.layers.tied import Conv2DTransposeTied, DenseTranspose
 
-__all__ = ["Conv2DTransposeTied", "DenseTranspose", "PReLU", "RReLU", "RandomShiftCrop"]
+__all__ = ["Conv2DTransposeTied", "DenseTranspose", "PReLU", "RReLU", "RandomShear", "RandomShiftCrop"]

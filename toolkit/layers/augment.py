@@ -51,3 +51,29 @@ class RandomShiftCrop(keras.layers.Layer):
         config = super().get_config()
         config.update({"pad": self.pad, "seed": self.seed})
         return config
+
+
+@keras.saving.register_keras_serializable(package="toolkit")
+class RandomShear(keras.layers.RandomShear):
+    """Keras's ``RandomShear`` (slide 55: "slightly distorted"), made to reload from ``.keras``.
+
+    Keras 3.15's own layer turns a factor ``f`` into the range ``(-f, f)`` and writes that
+    range into its config, which its constructor then rejects (it takes numbers in
+    [0, 1]): a model with ``keras.layers.RandomShear`` saves but does not load. This
+    subclass writes a symmetric range back as the number ``f`` it came from; nothing else
+    changes. :func:`toolkit.cnn.augmentation` uses it.
+
+    Example:
+        >>> layer = RandomShear(0.2, 0.1)
+        >>> config = layer.get_config()
+        >>> config["x_factor"], config["y_factor"], RandomShear.from_config(config).x_factor
+        (0.2, 0.1, (-0.2, 0.2))
+    """
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("x_factor", "y_factor"):
+            value = config.get(key)
+            if isinstance(value, (tuple, list)) and len(value) == 2 and float(value[0]) == -float(value[1]):
+                config[key] = float(value[1])
+        return config
