@@ -7,6 +7,18 @@ here, so an activation sweep is a loop over strings. A spec is one of:
   ``"leaky_relu"`` (fixed negative slope, 0.2 unless given), ``"prelu"`` (learned slope, one
   per channel by default, starting at 0.25) and ``"rrelu"`` (random slope in training) of
   slide 27, or any of Keras's own (``"elu"``, ``"gelu"``, ``"selu"``, ``"swish"``, ...);
+
+Defaults that depart from the lecture or from Keras, and why:
+
+- ``"leaky_relu"``'s slope is **0.2**: Keras's ``LeakyReLU`` defaults to 0.3 and the original
+  paper (Maas et al. 2013) used 0.01; 0.2 is the value of the later literature (e.g. DCGAN),
+  large enough that a deep stack does not behave like plain ReLU in the vanishing-gradient
+  experiment, and inside the range RReLU draws from (1/8 … 1/3);
+- ``"prelu"`` learns the slope of the **negative** range (He et al. 2015), where slide 27
+  speaks of the positive range (see :class:`toolkit.layers.PReLU`), and starts it at 0.25,
+  not Keras's 0;
+- ``"rrelu"`` uses the **mean of its range** as the inference slope, as PyTorch does; Xu et
+  al. (2015) give another rule (see :class:`toolkit.layers.RReLU`);
 - a dict ``{"name": "leaky_relu", "negative_slope": 0.1}`` (extra keys go to the layer:
   ``negative_slope`` for leaky_relu, ``per_channel``/``alpha_initializer`` for prelu,
   ``lower``/``upper``/``seed`` for rrelu);

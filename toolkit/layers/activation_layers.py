@@ -19,6 +19,12 @@ class RReLU(keras.layers.Layer):
     element from U(``lower``, ``upper``) at every call; at inference it is the fixed mean
     ``(lower + upper) / 2``. Defaults 1/8 and 1/3 follow the paper and PyTorch's ``RReLU``.
 
+    **Where this departs from the paper**: the inference slope is the mean of the range,
+    as PyTorch does, so the layer is a plain leaky ReLU at test time. Xu et al. (2015)
+    write the range as divisors ``a ~ U(l, u)`` with ``y = x / a`` (l=3, u=8) and test with
+    ``y = x / ((l + u) / 2)``, i.e. the slope ``2 / (l + u) = 2/11 ≈ 0.18``, not the mean of the
+    slopes ``(1/8 + 1/3) / 2 ≈ 0.23``. Pass ``lower``/``upper`` to move the mean.
+
     The draws come from a ``keras.random.SeedGenerator`` whose state is a (non-trainable)
     variable of the layer, so they differ from call to call on every backend, including
     inside a jit-compiled ``fit`` on JAX (the state is threaded through the train step).
@@ -69,6 +75,12 @@ class RReLU(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="toolkit")
 class PReLU(keras.layers.PReLU):
     """Parametric ReLU (He et al. 2015), slide 27: the negative slope is learned.
+
+    **Where this departs from the lecture**: slide 27 describes the Parametric ReLU as
+    learning the slope of the *positive* range; the layer here, like He et al., Keras and
+    PyTorch, keeps ``f(x) = x`` for ``x >= 0`` and learns the slope ``a`` of the *negative*
+    range, ``f(x) = a * x`` for ``x < 0`` (a learned positive slope would only rescale the
+    next layer's weights).
 
     ``per_channel=True`` (the default) learns one slope per channel (the last axis),
     shared over batch and spatial positions, whatever the input's rank; ``False`` keeps
