@@ -3,6 +3,7 @@
 #   make test   the test suite (sets up .venv first); .ci/run calls exactly this
 #
 # Variables: BACKEND=tensorflow|jax  DEVICE=cpu|gpu  DEVICES=all  QUICK=1  EPOCHS=N  SEED=N
+#            DATASET=fashion_mnist|folder|file.npz (the MNIST experiments on other data)
 #            DATA_DIR=folder made by ../shared/data/prepare.py (default: ./data, prepared
 #            from ../shared/data when that exists)  OUT=reports folder  SET="key=value ..."
 #
@@ -20,6 +21,7 @@ QUICK ?=
 EPOCHS ?=
 SET ?=
 SEED ?=
+DATASET ?=
 OUT ?= reports
 SHARED_DATA ?= $(abspath ../shared/data)
 DATA_DIR ?= $(CURDIR)/data
@@ -27,7 +29,7 @@ DATA_DIR ?= $(CURDIR)/data
 RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit run
 RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
 	$(if $(QUICK),--quick) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICES),--devices $(DEVICES)) \
-	$(if $(SEED),--seed $(SEED)) $(foreach s,$(SET),--set $(s))
+	$(if $(SEED),--seed $(SEED)) $(if $(DATASET),--set dataset=$(DATASET)) $(foreach s,$(SET),--set $(s))
 # the experiments on one dataset, from the registry (evaluated when a recipe runs, after setup)
 EXPERIMENTS_ON = $$(KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit list --names --dataset $(1))
 

@@ -38,6 +38,7 @@ from toolkit.mlp import build_mlp
 from toolkit.plots import plot_history
 from toolkit.plots.activations import plot_activations, plot_gradient_norms
 from toolkit.plots.base import new_figure, save_figure
+from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, at_least, whole
 
@@ -122,6 +123,13 @@ def _orders(a, b):
     return math.log10(b / a) if a > 0 and b > 0 and math.isfinite(a) and math.isfinite(b) else math.nan
 
 
+def estimate(config):
+    """Bytes to build and train: one MLP per activation (counted as if all were kept)."""
+    widths = [image_pixels(config), *config["hidden_units"], 10]
+    batch = max(config["batch_size"], config["probe_size"], 512)
+    return dense_stack_bytes(widths, batch, copies=len(config["activations"]))
+
+
 @experiment(
     name="activations-mnist",
     slides="21–27",
@@ -138,6 +146,7 @@ def _orders(a, b):
     quick=QUICK,
     check=check,
     claims=CLAIMS,
+    estimate=estimate,
 )
 def run(config, run):
     import keras

@@ -23,6 +23,7 @@ from toolkit.claims import Claim, all_below, decreasing
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.autoencoders import plot_code_scatter
 from toolkit.plots.base import image_grid
+from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, whole
 
@@ -67,6 +68,15 @@ CLAIMS = (
 )
 
 
+def estimate(config):
+    """Bytes to build and train: a shallow and a deep autoencoder per code size, all kept."""
+    d, batch, units = image_pixels(config), max(config["batch_size"], 512), list(config["deep_units"])
+    return sum(
+        dense_stack_bytes([d, k, d], batch) + dense_stack_bytes([d, *units, k, *units[::-1], d], batch)
+        for k in config["code_sizes"]
+    )
+
+
 @experiment(
     name="ae-mnist",
     slides="2–7",
@@ -81,6 +91,7 @@ CLAIMS = (
     params=PARAMS,
     quick=QUICK,
     claims=CLAIMS,
+    estimate=estimate,
 )
 def run(config, run):
     ds = run.data()

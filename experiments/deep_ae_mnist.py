@@ -24,6 +24,7 @@ from toolkit.plots import plot_history
 from toolkit.plots.autoencoders import plot_code_scatter
 from toolkit.plots.base import image_grid
 from toolkit.pretraining import pretrain_greedy
+from toolkit.resources import dense_stack_bytes, image_pixels, train_images
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, whole
 
@@ -68,6 +69,14 @@ def _mse(model, x):
     return float(np.mean((model.predict(x, batch_size=512, verbose=0) - x) ** 2))
 
 
+def estimate(config):
+    """Bytes to build and train: pretrained and random-init copies; greedy pretraining holds one stage's codes."""
+    d, h = image_pixels(config), list(config["hidden_units"])
+    return dense_stack_bytes([d, *h, *h[-2::-1], d], max(config["batch_size"], 512), copies=2) + (
+        train_images(config) * max(h) * 4
+    )
+
+
 @experiment(
     name="deep-ae-mnist",
     slides="8–14",
@@ -82,6 +91,7 @@ def _mse(model, x):
     params=PARAMS,
     quick=QUICK,
     claims=CLAIMS,
+    estimate=estimate,
 )
 def run(config, run):
     ds = run.data()
@@ -101,7 +111,6 @@ def run(config, run):
         stage_callbacks=stage_callbacks,
     )
     pretrain_seconds = time.perf_counter() - start
-    run.write_history()
     stacked_mse = _mse(pretrained.model, x_test)
     stage_rows = [[str(info), info.loss, hist["loss"][-1]] for info, hist in zip(result.stages, result.histories)]
     run.table("Greedy pretraining, stage by stage (slides 10–14)", ["stage", "loss", "final training loss"], stage_rows)

@@ -20,6 +20,7 @@ from toolkit.claims import Claim
 from toolkit.errors import ToolkitError
 from toolkit.plots import plot_lines
 from toolkit.pretraining import attach_head, pretrain_greedy
+from toolkit.resources import dense_stack_bytes, image_pixels, train_images
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, whole
 
@@ -111,6 +112,18 @@ def _labelled(x, y, n, seed):
     return x[np.sort(keep)], y[np.sort(keep)]
 
 
+def estimate(config):
+    """Bytes to build and train: per depth the greedy stack, 3 classifiers per label count, one stage's codes."""
+    d, batch = image_pixels(config), max(config["batch_size"], 512)
+    total = 0
+    for depth in config["depths"]:
+        units = list(config["widths"][:depth])
+        total += dense_stack_bytes([d, *units, *units[-2::-1], d], batch)
+        total += dense_stack_bytes([d, *units, 10], batch, copies=3 * len(config["labels"]))
+        total += train_images(config) * max(units) * 4
+    return total
+
+
 @experiment(
     name="pretrain-mnist",
     slides="16–20",
@@ -126,6 +139,7 @@ def _labelled(x, y, n, seed):
     quick=QUICK,
     check=check,
     claims=CLAIMS,
+    estimate=estimate,
 )
 def run(config, run):
     ds = run.data()

@@ -20,6 +20,7 @@ from toolkit.claims import Claim
 from toolkit.plots.autoencoders import plot_feature_images, plot_reconstructions
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.regularizers import sparsity_stats
+from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, fraction, open_unit, whole
 
@@ -58,6 +59,12 @@ CLAIMS = (_penalty_claim("l1"), _penalty_claim("kl"))
 QUICK = {"hidden_units": 1000, "epochs": 4, "limit": 3000, "test_limit": 500}
 
 
+def estimate(config):
+    """Bytes to build and train: three 784-h-784 autoencoders built before any trains (predict batches of 512)."""
+    d = image_pixels(config)
+    return dense_stack_bytes([d, config["hidden_units"], d], max(config["batch_size"], 512), copies=3)
+
+
 @experiment(
     name="sparse-ae-mnist",
     slides="15",
@@ -72,6 +79,7 @@ QUICK = {"hidden_units": 1000, "epochs": 4, "limit": 3000, "test_limit": 500}
     params=PARAMS,
     quick=QUICK,
     claims=CLAIMS,
+    estimate=estimate,
 )
 def run(config, run):
     ds = run.data()

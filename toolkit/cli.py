@@ -174,6 +174,7 @@ def _run_many(
             fallback_data=fallback,
             devices=args.devices,
             data_dir=data_dir,
+            tensorboard=getattr(args, "tensorboard", False),
         )
         print(f"report: {os.path.join(run_dir, 'report.html')}", flush=True)
         done.append(run_dir)
@@ -214,8 +215,6 @@ def main(argv=None):
             if args.command == "run":
                 if args.epochs is not None and args.epochs < 1:
                     raise _UserError(f"--epochs must be >= 1; received {args.epochs}")
-                if args.tensorboard:  # read by every Trainer of the run (toolkit.runs.training)
-                    os.environ["TOOLKIT_TENSORBOARD"] = "1"
                 return _run_many(
                     args.experiments,
                     args,

@@ -107,7 +107,15 @@ def _on_sigterm(signum, frame):
 
 
 def run_experiment(
-    experiment, config, out_root="reports", device="cpu", resume=False, fallback_data=False, devices=None, data_dir=None
+    experiment,
+    config,
+    out_root="reports",
+    device="cpu",
+    resume=False,
+    fallback_data=False,
+    devices=None,
+    data_dir=None,
+    tensorboard=False,
 ):
     """Run ``experiment`` with a resolved ``config``; return the run folder's path.
 
@@ -131,19 +139,29 @@ def run_experiment(
 
     folder, resumed = _open_folder(out_root, experiment, config, resume)
     try:
-        return _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data)
+        return _run_locked(
+            experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data, tensorboard
+        )
     finally:
         folder.unlock()
 
 
-def _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data):
+def _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data, tensorboard):
     from toolkit import devices as dev
     from toolkit.claims import judge
     from toolkit.reports import write_index, write_report
     from toolkit.runs.recorder import Run
 
     earlier = folder.earlier_seconds() if resumed else 0.0
-    run = Run(experiment, config, folder, data_dir=data_dir, resume=resumed, fallback_data=fallback_data)
+    run = Run(
+        experiment,
+        config,
+        folder,
+        data_dir=data_dir,
+        resume=resumed,
+        fallback_data=fallback_data,
+        tensorboard=tensorboard,
+    )
     started = time.time()
     folder.start_clock(started, earlier)
     recorded = False  # whether status.json says "running" yet

@@ -27,6 +27,7 @@ class Run:
     figures: list = dataclasses.field(default_factory=list)
     observations: list = dataclasses.field(default_factory=list)
     notes: list = dataclasses.field(default_factory=list)
+    tensorboard: bool = False
     trainer: object = None
 
     def __post_init__(self):
@@ -36,7 +37,13 @@ class Run:
         if self.trainer is None:
             rows = self.folder.read_history() if self.resume else []
             self.trainer = Trainer(
-                self.folder, self.spec.seed, self.spec.batch_size, self.spec.epochs, resume=self.resume, rows=rows
+                self.folder,
+                self.spec.seed,
+                self.spec.batch_size,
+                self.spec.epochs,
+                resume=self.resume,
+                rows=rows,
+                tensorboard=self.tensorboard,
             )
 
     @property

@@ -132,9 +132,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
         name = f"epoch{epoch + 1}.weights.h5"
-        tmp = os.path.join(self.directory, f"partial-{name}")
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, os.path.join(self.directory, name))
+        fileio.save_weights(self.model, os.path.join(self.directory, name))  # atomic, space checked first
         fileio.write_json(
             os.path.join(self.directory, CHECKPOINT_META),
             {"epoch": epoch + 1, "weights": name, "state": _states(self.callbacks)},
@@ -173,12 +171,11 @@ class Trainer:
     (shared with the recorder, read back from ``history.csv`` on resume).
     """
 
-    def __init__(self, folder, seed, batch_size, epochs, resume=False, rows=None, tensorboard=None):
+    def __init__(self, folder, seed, batch_size, epochs, resume=False, rows=None, tensorboard=False):
         self.folder, self.seed, self.resume = folder, int(seed), bool(resume)
         self.batch_size, self.epochs = batch_size, epochs
         self.rows = rows if rows is not None else []
-        # `python -m toolkit run --tensorboard` sets TOOLKIT_TENSORBOARD=1 for every fit of the run
-        self.tensorboard = os.environ.get("TOOLKIT_TENSORBOARD") == "1" if tensorboard is None else bool(tensorboard)
+        self.tensorboard = bool(tensorboard)  # every fit of the run (`python -m toolkit run --tensorboard`)
 
     def tensorboard_dir(self, label):
         """Where the TensorBoard logs of the fit ``label`` go: ``<run folder>/tensorboard/<label>``
@@ -268,7 +265,7 @@ class Trainer:
             history.history = {k: [float(r[k]) for r in rows] for k in keys}
         self.write_history()
         reseed(self.seed, label, "after")  # what follows does not depend on whether this fit ran
-        model.save_weights(done_weights)
+        fileio.save_weights(model, done_weights)
         fileio.write_json(
             done_json,
             {
