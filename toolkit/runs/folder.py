@@ -8,33 +8,27 @@ A run folder ``<out>/<experiment>/<run-id>/`` holds::
 Only this module reads or writes those files: the training loop, the recorder, the claims
 and the reports all go through a :class:`RunFolder`. Every write is atomic (a temporary file
 beside the target, then ``os.replace``), and ``status.json`` is written last, so a killed
-run never looks complete. A run holds an exclusive lock on its folder (``fcntl.flock`` on
-``.lock``, released by the kernel when the process dies), so a second process cannot
-resume a live run.
-
-A full disk does not take the run's record with it: a live run keeps a small reserve file
-(``.reserve``) that the failure handler deletes to make room for ``status.json`` and the
-other small files, and ``status.json`` is written padded to :data:`STATUS_BYTES`, so even
-with no free block at all it can be rewritten in place (:meth:`RunFolder.write_status`).
+run never looks complete. A run holds an exclusive lock on its folder, and a full disk does
+not take the run's record with it: :mod:`toolkit.runs.guard` keeps both (the ``.lock``, the
+``.reserve`` file, ``status.json`` padded so it can be rewritten in place), and
+:class:`RunFolder` delegates to it.
 """
 
 import csv
 import datetime
-import errno
 import json
 import os
 import time
 
 from toolkit import fileio
 from toolkit.errors import RunError
+from toolkit.runs import guard
+from toolkit.runs.guard import RESERVE as RESERVE
+from toolkit.runs.guard import RESERVE_BYTES as RESERVE_BYTES
+from toolkit.runs.guard import STATUS_BYTES as STATUS_BYTES
 
 FILES = ("config", "env", "status", "metrics", "report", "claims")
 STATUSES = ("running", "complete", "failed")
-#: ``status.json`` is padded to this size, so a full disk can still rewrite it in place
-STATUS_BYTES = 2048
-#: bytes a live run keeps in ``.reserve``: room for the failure record on a full disk
-RESERVE_BYTES = 256 * 1024
-RESERVE = ".reserve"
 
 
 class RunFolder:
@@ -90,31 +84,10 @@ class RunFolder:
         data = {"status": status, "started": started, "seconds": seconds, "error": error}
         path = os.path.join(self.path, "status.json")
         try:
-            fileio.write_text(path, _padded(fileio.json_text(data)))
+            fileio.write_text(path, guard.padded_status(fileio.json_text(data)))
         except fileio.WriteError as exc:
-            if not exc.no_space or not self._rewrite_status(data):
+            if not exc.no_space or not guard.rewrite_status_in_place(path, data):
                 raise
-
-    def _rewrite_status(self, data):
-        path = os.path.join(self.path, "status.json")
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            return False
-        error = data.get("error")
-        while True:
-            payload = fileio.json_text(data, indent=None).encode()
-            if len(payload) < size:
-                break
-            if not error:
-                return False
-            error = error[: max(0, len(error) - (len(payload) - size) - 8)] + "…"
-            data = {**data, "error": error if len(error) > 1 else None}
-        try:
-            fileio.rewrite_in_place(path, payload)
-        except (OSError, ValueError):
-            return False
-        return True
 
     def start_clock(self, started, earlier=0.0):
         """Time this run from ``started`` (``time.time()``), ``earlier`` seconds already
@@ -209,125 +182,33 @@ class RunFolder:
         parts["folder"] = self
         return parts
 
-    # --- one process per run --------------------------------------------------------
+    # --- one process per run, a full disk (toolkit.runs.guard) --------------------
     def lock(self):
-        """Take the folder's exclusive lock or raise ``RunError`` naming the live process.
-
-        The lock is ``flock`` on ``.lock``, held as long as the descriptor is open (the
-        kernel drops it when the process dies, even by SIGKILL). The file is removed by
-        :meth:`unlock` while still locked, so a process that opened it just before must
-        notice that it locked a file no longer there, and try again."""
-        import fcntl
-
-        path = os.path.join(self.path, ".lock")
-        for _ in range(100):
-            try:
-                os.makedirs(self.path, exist_ok=True)
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-            except OSError as exc:
-                raise _write_error(exc, path) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
-                os.close(fd)
-                raise RunError(
-                    f"{self.path} is in use by a live run (pid {holder}); wait for it to end, "
-                    "or start a new run without --resume"
-                ) from None
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(path))
-            except OSError:
-                same = False
-            if same:
-                break
-            os.close(fd)  # the holder removed it as we opened it: lock the new one
-        else:
-            raise RunError(f"{self.path}: could not take the folder's lock (.lock keeps changing)")
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError:
-            pass  # a full disk: the lock holds anyway, only the pid in the message is missing
-        self._lock_fd = fd
+        """Take the folder's exclusive lock or raise ``RunError`` naming the live process
+        (:func:`toolkit.runs.guard.lock_folder`)."""
+        self._lock_fd = guard.lock_folder(self.path)
         return self
 
     def unlock(self):
         """Release the lock (and the reserve); the ``.lock`` file goes while still locked."""
         self.release_reserve()
         if self._lock_fd is not None:
-            try:
-                os.remove(os.path.join(self.path, ".lock"))
-            except OSError:
-                pass
-            os.close(self._lock_fd)  # closing releases the flock
+            guard.unlock_folder(self.path, self._lock_fd)
             self._lock_fd = None
 
-    # --- a full disk ----------------------------------------------------------------
     def reserve(self, size=RESERVE_BYTES):
-        """Set ``size`` bytes aside in ``.reserve`` (allocated, not a sparse file), to be
-        given back by :meth:`release_reserve` when the disk fills, so the failure can be
-        recorded. Raises :class:`~toolkit.fileio.WriteError` when there is not even that."""
-        path = os.path.join(self.path, RESERVE)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise _write_error(exc, path) from None
-        try:
-            try:
-                os.posix_fallocate(fd, 0, size)
-            except OSError as exc:
-                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                    raise
-                block = b"\0" * 65536
-                for start in range(0, size, len(block)):
-                    os.pwrite(fd, block[: size - start], start)
-                os.fsync(fd)
-        except OSError as exc:
-            os.close(fd)
-            try:
-                os.remove(path)
-            except OSError:
-                pass
-            raise _write_error(exc, path) from None
-        os.close(fd)
+        """Set ``size`` bytes aside in ``.reserve``, given back by :meth:`release_reserve`
+        when the disk fills (:func:`toolkit.runs.guard.make_reserve`)."""
+        guard.make_reserve(self.path, size)
 
     def release_reserve(self):
         """Delete ``.reserve`` (no error if it is not there); return whether it was."""
-        try:
-            os.remove(os.path.join(self.path, RESERVE))
-            return True
-        except OSError:
-            return False
+        return guard.release_reserve(self.path)
 
     def remove_partials(self):
-        """Delete what interrupted writes left: temporary files of atomic writes
-        (``.partial-*``), a checkpoint's ``partial-*`` weights, and finished-fit weights
-        whose record (``<label>.done.json``) was never written. Returns the paths removed."""
-        removed = []
-        for dirpath, _, files in os.walk(self.path):
-            for name in files:
-                orphan = name.endswith(".done.weights.h5") and (name[: -len(".weights.h5")] + ".json" not in files)
-                if name.startswith((".partial-", "partial-")) or orphan:
-                    path = os.path.join(dirpath, name)
-                    try:
-                        os.remove(path)
-                        removed.append(path)
-                    except OSError:
-                        pass
-        return removed
-
-
-def _padded(text):
-    """``text`` padded with spaces (JSON allows trailing whitespace) to :data:`STATUS_BYTES`."""
-    size = len(text.encode())
-    return text if size >= STATUS_BYTES else text + " " * (STATUS_BYTES - size - 1) + "\n"
-
-
-def _write_error(exc, path):
-    """``exc`` as a one-line :class:`~toolkit.fileio.WriteError` when it is a disk or
-    permission failure, else unchanged."""
-    return fileio.describe_write_error(exc, path) if exc.errno in fileio.WRITE_ERRNOS else exc
+        """Delete what interrupted writes left (:func:`toolkit.runs.guard.remove_partials`);
+        return the paths removed."""
+        return guard.remove_partials(self.path)
 
 
 def read_json(path, default=None):
@@ -351,7 +232,7 @@ def new_run_folder(out_root, experiment):
             i += 1
             path = f"{base}-{i}"
         except OSError as exc:
-            raise _write_error(exc, path) from None
+            raise guard.write_error(exc, path) from None
 
 
 def latest_unfinished(out_root, experiment):
