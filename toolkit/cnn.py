@@ -1,20 +1,16 @@
 """Convolution blocks, the CNN builder and the augmentation pipeline (slides 45–55).
 
-A CNN alternates convolution and pooling, then flattens (or pools globally) and ends
-with fully connected layers that map features to labels (slides 49, 53–54). Its
-convolutions are set by the number of filters, the filter size and the stride (slide 51).
+A CNN alternates convolution and pooling, then flattens (or pools globally) and ends with
+fully connected layers (slides 49, 51, 53–54).
 
-- :func:`conv_block` ``(x, filters, ..., name)`` returns a tensor; every layer is named
-  from ``name`` (``block1_conv``, ``block1_bn``, ``block1_act``, ``block1_pool``,
-  ``block1_drop``), so probes and plots find layers by name.
-- :func:`build_cnn` builds a classifier from a stack-wise list of block specs, checking
-  the spatial size block by block: an impossible spec raises ``ToolkitError`` (a
-  ``ValueError``) naming the block and the shapes.
-- :func:`augmentation` builds a ``keras.Sequential`` of Keras preprocessing layers from
-  parameters (slide 55); inside a model they act only in training.
+- :func:`conv_block` ``(x, filters, ..., name)`` returns a tensor; every layer is named from
+  ``name`` (``block1_conv``, ``block1_bn``, ``block1_act``, ``block1_pool``, ``block1_drop``).
+- :func:`build_cnn` builds a classifier from a list of block specs, checking the spatial size
+  block by block (an impossible spec raises ``ToolkitError`` naming the block and the shapes).
+- :func:`augmentation` builds a ``keras.Sequential`` of preprocessing layers (slide 55).
 
-Models take uint8 images (N, H, W, C) as they are and scale inside (a ``Rescaling`` layer
-named ``rescale``); an ``augment`` pipeline sits right after it.
+Models take uint8 images (N, H, W, C) and scale inside (a ``Rescaling`` layer named
+``rescale``); an ``augment`` pipeline sits right after it.
 """
 
 import inspect

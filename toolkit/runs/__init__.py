@@ -3,6 +3,7 @@
 | module | owns |
 |---|---|
 | :mod:`toolkit.runs.folder` | the run folder's paths and file formats (the only reader/writer) |
+| :mod:`toolkit.runs.guard` | the folder lock, the reserve file and the status record that survive a full disk |
 | :mod:`toolkit.runs.spec` | :class:`RunSpec` (framework keys), :class:`Param`, ``--set`` parsing and checks |
 | :mod:`toolkit.runs.experiment` | :class:`Experiment`, the ``@experiment`` decorator, the registry |
 | :mod:`toolkit.runs.training` | the resumable, seeded, per-epoch-shuffled ``fit`` and its callbacks |
