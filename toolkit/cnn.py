@@ -21,9 +21,8 @@ from toolkit.activations import get_activation
 from toolkit.errors import ToolkitError, check_choice, check_int, check_number, check_shape, is_int
 from toolkit.layers import RandomShear, RandomShiftCrop
 
-# Batch-norm moving statistics follow the batches with momentum 0.9 (Keras's default 0.99
-# needs several hundred steps before inference is usable: a few-epoch CPU run on a data
-# subset would evaluate with near-initial statistics).
+# Batch-norm statistics use momentum 0.9: Keras's 0.99 needs several hundred steps before
+# inference is usable (a few-epoch CPU run would evaluate with near-initial statistics).
 BN_MOMENTUM = 0.9
 
 PADDINGS = ("valid", "same")
