@@ -98,9 +98,10 @@ def _contenders(ds, batch_size, seed, names, targets):
             arch = name.split(" ")[1]
             model = build_model(arch, input_shape=shape, num_classes=10)
             if arch == "cnn_mnist":  # the cnn-mnist experiment's own recipe (one-cycle Adam)
-                from experiments.cnn_mnist import compile_model, defaults
+                from experiments.cnn_mnist import compile_model
+                from experiments.cnn_mnist import run as cnn_mnist_experiment
 
-                config = dict(defaults(), batch_size=batch_size)
+                config = dict(cnn_mnist_experiment.defaults(), batch_size=batch_size)
                 model = compile_model(model, config, len(ds.x_train))
             else:
                 model = _compile_toolkit(model)
@@ -200,9 +201,9 @@ def time_to_accuracy(
     """Training wall time until the reference reaches ``ref_target`` and the toolkit's
     cnn_mnist (through Run.fit) reaches ``toolkit_target`` on the test set, interleaved,
     each capped at ``max_epochs``. Evaluation time is excluded for both."""
-    from experiments.cnn_mnist import defaults
+    from experiments.cnn_mnist import run as cnn_mnist_experiment
 
-    recipe = defaults()
+    recipe = cnn_mnist_experiment.defaults()
     names = ["reference", "toolkit cnn_mnist (Run.fit)"]
     ref, cnn = _contenders(
         ds, batch_size, seed, names, {"reference": ref_target, "toolkit cnn_mnist (Run.fit)": toolkit_target}

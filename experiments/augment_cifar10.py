@@ -10,39 +10,38 @@ then tested on the test images as they are, and on test images shifted by 1–4 
 rotated by 5–30 degrees (:func:`toolkit.filters.invariance_curve`).
 
 Run:     make augment-cifar10            (QUICK=1: the quick form)
-         python -m toolkit run augment-cifar10 --set rotation=30 --set erasing=0
+         python -m toolkit run augment-cifar10 --set rotation=30 --set erasing=0.3
          python -m toolkit run augment-cifar10 --set model=resnet20     (any zoo model by name)
-         python -m toolkit run augment-cifar10 --device gpu --backend jax --set epochs=30
-Cost:    full ≈ 17 min on 2 idle CPU cores (≈ 33 min of CPU time, estimated from measured
-         epochs: a 3-block CNN with batch normalisation, 0.36 M parameters, ≈ 2.7 s of CPU time
-         per 1,000 training images, ≈ 1.15x that with augmentation; trained twice for 6 epochs
-         on all 50,000 images, the shift/rotation curves on 2,000 test images); quick ≈ 40 s
-         (81 s of CPU time measured: 2,000 training and 500 test images, 2 epochs).
-Expect:  on the full run augmentation costs a little training accuracy and gains test
-         accuracy (a few points after 6 epochs; more with more epochs), and the gap between
-         training and test accuracy shrinks. Both CNNs lose little to a 1–2 pixel shift;
-         rotation hurts the plain CNN more and more with the angle, while the augmented one
-         holds up to about the rotation it was trained with. The quick form trains too
-         briefly for the difference to mean much. The report's observations say what this
-         run measured.
+         python -m toolkit run augment-cifar10 --device gpu --backend jax --set limit=none
+Regime:  augmentation pays where the plain net overfits (slide 55's remedy is for that):
+         scarce data, long training, no dropout, a mild pipeline (flip, 2-px shifts, ±15°).
+Cost:    quick ≈ 130 s of CPU time (2,000 training / 1,000 test images, 30 epochs, a 16-32-64
+         CNN; measured); full ≈ 1,400 s of CPU time, 12–14 min on 2 idle cores (10,000 images,
+         40 epochs, 32-64-128; estimated from measured epochs, not yet run end to end).
+Expect:  without augmentation the net reaches 100 % training accuracy and its test accuracy
+         stalls; with it, training accuracy stays lower and test accuracy ends higher, by
+         4–7 points clean and 11–23 points on images rotated 10–15° in the quick form (seeds
+         0–2). The claim's verdict in claims.json says what this run measured.
 """
 
 import time
 
 import numpy as np
 
+from experiments._recipes import check_schedule, learning_rate, schedule_params
 from toolkit.claims import Claim
 from toolkit.cnn import augmentation, build_cnn
 from toolkit.errors import ToolkitError
 from toolkit.filters import invariance_curve, rotate_images, shift_images
+from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.plots.cnn import plot_augmented_samples, plot_confusion_matrix
 from toolkit.runs.experiment import experiment
-from toolkit.runs.spec import Param, RunSpec, at_least, between, choice, fraction, whole
+from toolkit.runs.spec import Param, RunSpec, between, choice, fraction, whole
 
 CNN = "cnn"  # the config's default model: the block CNN below; any other name comes from the zoo
-AUGMENT_KEYS = ("rotation", "zoom", "flip", "translation", "crop_pad", "shear", "erasing", "contrast")
+AUGMENT_KEYS = ("rotation", "zoom", "flip", "translation", "crop_pad", "shear", "elastic", "erasing", "contrast")
 
 
 def _model_check(key, value):
@@ -51,28 +50,35 @@ def _model_check(key, value):
     choice([CNN, *list_models()], kind="model")(key, value)
 
 
-SPEC = RunSpec(dataset="cifar10", epochs=6, batch_size=128)
+# Augmentation pays where the plain network overfits: scarce data (10,000 images, 2,000 in the
+# quick form), long training (40 / 30 epochs), no other regulariser (dropout 0) and a mild
+# pipeline (flip, 2-pixel shifts, ±15°). With everything at once (zoom, erasing, contrast) or
+# a few epochs on all 50,000 images the augmented net only underfits and loses (measured:
+# 68.5 % → 60.1 % after 6 epochs on 50,000 images).
+SPEC = RunSpec(dataset="cifar10", epochs=40, batch_size=64, limit=10000)
 PARAMS = {
     "model": Param(CNN, _model_check),  # "cnn" (filters/convs/dropout below) or a zoo model's name
     "filters": Param([32, 64, 128], whole(1, 4096)),  # one 3x3 conv block (BN, ReLU, 2x2 max pool) per entry
     "convs": Param(1, whole(1, 8)),  # convolutions per block
     "dense": Param(128, whole(0, 1 << 16)),  # the hidden fully connected layer after flattening (0 = none)
-    "dropout": Param(0.3, fraction()),
+    "dropout": Param(0.0, fraction()),  # no other regulariser: what augmentation adds is measured alone
     # the augmentation pipeline (slide 55), in toolkit.cnn.augmentation's terms
     "rotation": Param(15.0, between(0, 180)),  # degrees, drawn in [-15, 15]
-    "zoom": Param(0.1, fraction()),  # +-10 %
+    "zoom": Param(0.0, fraction()),  # off: see above
     "flip": Param("horizontal", choice(("none", "horizontal", "vertical", "horizontal_and_vertical"), kind="flip")),
     "translation": Param(0.0, fraction()),  # fraction of the size (RandomTranslation); crop_pad shifts too
-    "crop_pad": Param(3, whole(0, 16)),  # pad 3 pixels, crop back at random: shifts of up to 3 pixels
+    "crop_pad": Param(2, whole(0, 16)),  # pad 2 pixels, crop back at random: shifts of up to 2 pixels
     "shear": Param(0.0, fraction()),
-    "erasing": Param(0.3, fraction()),  # probability of cutting a random rectangle out of an image
-    "contrast": Param(0.1, fraction()),
+    "elastic": Param(0.0, between(0, 1)),  # the largest magnitude of an elastic distortion
+    "erasing": Param(0.0, fraction()),  # probability of cutting a random rectangle out of an image
+    "contrast": Param(0.0, fraction()),
     # the test distortions
     "shifts": Param([0, 1, 2, 3, 4], whole(0, 16)),  # pixels (each the mean over right, left, down, up)
     "rotations": Param([0, 5, 10, 15, 20, 30], between(0, 180)),  # degrees (mean over both directions)
     "invariance_limit": Param(2000, whole(1), nullable=True),  # test images for the curves (None: all)
-    "learning_rate": Param(0.001, at_least(0)),
+    **schedule_params(0.002),  # Adam, one cycle: the last epoch is a settled one
 }
+CLEAN_MARGIN, ROTATED_MARGIN = 2.0, 5.0  # points by which augmentation must win
 
 
 def _in_range(m):
@@ -100,25 +106,27 @@ CLAIMS = (
         "55",
         "augmentation raises clean test accuracy over the same CNN trained without it (same data and epochs), "
         "and raises accuracy on test images rotated within the trained range",
-        "with augmentation: clean test accuracy > without, and accuracy at the largest tested rotation inside "
-        "the trained range > without",
+        f"with augmentation: clean test accuracy >= without + {CLEAN_MARGIN:g} points, and accuracy at the largest "
+        f"tested rotation inside the trained range >= without + {ROTATED_MARGIN:g} points",
         measure=_measure,
         holds=lambda v: (
-            v["clean, with augmentation (%)"] > v["clean, without augmentation (%)"]
-            and v["rotated, with augmentation (%)"] > v["rotated, without augmentation (%)"]
+            v["clean, with augmentation (%)"] >= v["clean, without augmentation (%)"] + CLEAN_MARGIN
+            and v["rotated, with augmentation (%)"] >= v["rotated, without augmentation (%)"] + ROTATED_MARGIN
         ),
     ),
 )
 
 
-QUICK = {
-    "epochs": 2,
-    "batch_size": 64,
+QUICK = {  # the same regime, smaller: 2,000 images, 30 epochs, a 90 k-parameter CNN
     "limit": 2000,
-    "test_limit": 500,
-    "invariance_limit": 500,
+    "test_limit": 1000,
+    "invariance_limit": 1000,
+    "epochs": 30,
+    "batch_size": 32,
+    "filters": [16, 32, 64],
+    "dense": 64,
     "shifts": [0, 2, 4],
-    "rotations": [0, 10, 20, 30],
+    "rotations": [0, 10, 15, 30],
 }
 
 
@@ -176,6 +184,7 @@ def _one_per_class(y, count):
 
 
 def check(config):
+    check_schedule(config)
     if not config["filters"]:
         raise ToolkitError(f"filters must be a non-empty list of positive ints; received {config['filters']!r}")
     if not config["shifts"] or not config["rotations"]:
@@ -224,7 +233,7 @@ def run(config, run):
             config, ds.image_shape, ds.num_classes, augment=pipeline, name=f"{config['model']}_{tag}"
         )
         model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
+            optimizer=make_optimizer("adam", learning_rate(config, len(x_train))),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )

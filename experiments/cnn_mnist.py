@@ -15,15 +15,15 @@ Expect:  the CNN near 99.4 % test accuracy (99.41 % measured), the MLP near 98.3
          under rotation. The report's observations say what this run measured.
 """
 
+from experiments._recipes import check_schedule, learning_rate, schedule_params
 from toolkit.claims import Claim
-from toolkit.errors import ToolkitError
 from toolkit.filters import invariance_curve
 from toolkit.mlp import build_mlp
 from toolkit.models import build_model
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.cnn import plot_confusion_matrix, plot_feature_maps, plot_filters
 from toolkit.runs.experiment import experiment
-from toolkit.runs.spec import Param, RunSpec, at_least, choice, whole
+from toolkit.runs.spec import Param, RunSpec, choice, whole
 
 SPEC = RunSpec(dataset="mnist", epochs=3, batch_size=128)
 
@@ -37,19 +37,13 @@ def _model_check(key, value):
 PARAMS = {
     "model": Param("cnn_mnist", _model_check),
     "mlp_units": Param([512, 256], whole(1)),
-    "learning_rate": Param(0.003, at_least(0)),  # the peak of the one-cycle schedule
-    "schedule": Param("one_cycle", choice(("constant", "one_cycle"), kind="schedule")),
-    "warmup": Param(0.5, at_least(0)),  # epochs of linear warm-up before the cosine decay
     "shifts": Param([0, 1, 2, 3, 4], whole(0, 14)),
     "rotations": Param([0, 5, 10, 15, 30, 45], whole(0, 360)),
+    **schedule_params(0.003),  # Adam, one cycle peaking at 3e-3 after half an epoch
 }
 
 
-def check(config):
-    if config["learning_rate"] <= 0:
-        raise ToolkitError(f"learning_rate must be > 0; received {config['learning_rate']!r}")
-    if config["schedule"] == "one_cycle" and not 0 <= config["warmup"] < config["epochs"]:
-        raise ToolkitError(f"warmup_epochs must be in [0, epochs={config['epochs']}); received {config['warmup']!r}")
+check = check_schedule
 
 
 def _acc(m, kind, amount, model):
@@ -96,28 +90,15 @@ CLAIMS = (
 QUICK = {"epochs": 2, "limit": 3000, "test_limit": 500, "rotations": [0, 15, 45]}
 
 
-def schedule(config, train_size):
-    """The config's learning rate for ``train_size`` training images: by default one cycle
-    over the run's epochs (warm up to ``learning_rate`` in ``warmup`` epochs, then a cosine
-    decay to zero); raises ``ToolkitError`` for a bad schedule, rate or warm-up."""
-    from toolkit.optimizers import learning_rate_schedule, steps_per_epoch
-
-    return learning_rate_schedule(
-        config["schedule"],
-        config["learning_rate"],
-        epochs=config["epochs"],
-        steps=steps_per_epoch(train_size, config["batch_size"]),
-        warmup_epochs=config["warmup"],
-    )
-
-
 def compile_model(model, config, train_size):
-    """Adam with :func:`schedule` and sparse cross-entropy. The performance benchmark trains
+    """Adam with the recipe's learning rate and sparse cross-entropy. The performance benchmark trains
     ``cnn_mnist`` with this recipe."""
     from toolkit.optimizers import make_optimizer
 
     model.compile(
-        make_optimizer("adam", schedule(config, train_size)), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        make_optimizer("adam", learning_rate(config, train_size)),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
     return model
 

@@ -9,22 +9,20 @@ parameters, training seconds per epoch (the first epoch's tracing/compilation re
 apart), test accuracy and best epoch.
 
 Run:     make zoo-cifar10            (QUICK=1: the quick form)
-         python -m toolkit run zoo-cifar10 --set models=lenet5,resnet20 --set limit=50000 --set epochs=10
+         python -m toolkit run zoo-cifar10 --set models=lenet5,resnet20 --set limit=none --set epochs=10
          python -m toolkit run zoo-cifar10 --device gpu --backend jax --set limit=none --set test_limit=none \\
+             --set 'models=["lenet5","alexnet","vgg11","vgg16","googlenet","resnet20","resnet56","resnet9"]' \\
              --set epochs=30 --set mixed_precision=true           (the full-size run, on a GPU)
-Cost:    this is a CPU-sized run. Full ≈ 37 min on 2 CPU cores (measured 37.2 min, machine idle):
-         all eight models, 3 epochs on a 2,500-image training subset, tested on 1,000 test
-         images. Per 1,000 training images one epoch takes about 1 s of CPU time for
-         LeNet-5, 13 s for ResNet-20, 30 s for AlexNet and 78 s for ResNet-9 (measured, shared
-         2-core machine); the whole 50,000-image set would take ≈ 4 h per epoch for all eight.
-         Quick ≈ 1 min (≈ 2 min of CPU time: LeNet-5, ResNet-20 and ResNet-9, one epoch on
-         600 images, 300 test images).
-Expect:  parameters range over two orders of magnitude (LeNet-5 ≈ 62 k, ResNet-20 ≈ 0.27 M,
-         VGG-16 ≈ 15 M) and time per epoch over about a hundredfold. On the CPU-sized run the
-         accuracies are low (20–39 % in the measured run) and say more about how fast each
-         model starts to learn than about what it can reach (He et al. 2016 report 91.25 % for
-         ResNet-20 on the full set with 164 epochs; not measured here). The report's
-         observations say what this run measured.
+Cost:    CPU-sized. Quick ≈ 160 s of CPU time (LeNet-5, AlexNet, ResNet-20; 1,500 training and
+         500 test images, 5 epochs, batch 32; measured). Full ≈ 1,500 s of CPU time, 14–16 min
+         on 2 idle cores (LeNet-5, AlexNet, ResNet-20, ResNet-56 on 5,000 / 2,000 images, 8
+         epochs; estimated from measured per-image costs: LeNet-5 ≈ 0.5 ms, ResNet-20 ≈ 5.6 ms,
+         AlexNet ≈ 13.7 ms per training image per epoch on one core).
+Expect:  with the same images, epochs and one-cycle Adam, ResNet-20 ends 6–12 points above
+         LeNet-5 in the quick form (seeds 0–2); AlexNet (no batch normalisation, dropout 0.5)
+         often has not started learning within the budget and stays near chance — the report
+         says so when it happens. Absolute accuracies need the GPU run (He et al. 2016 report
+         91.25 % for ResNet-20 after 164 epochs on all the data; not measured here).
 """
 
 import math
@@ -33,6 +31,7 @@ import time
 import keras
 import numpy as np
 
+from experiments._recipes import check_schedule, learning_rate, schedule_params
 from toolkit.claims import Claim
 from toolkit.errors import ToolkitError
 from toolkit.optimizers import make_optimizer
@@ -52,14 +51,18 @@ def _models_check(key, value):
     choice(list_models(), kind="model")(key, value)
 
 
-SPEC = RunSpec(dataset="cifar10", epochs=3, batch_size=128, limit=2500, test_limit=1000)  # a CPU-sized subset
+# The CPU form: the four models of the claim on a 5,000-image subset, 8 epochs of small batches
+# with a one-cycle rate, so even the deepest gets ~1,250 steps (with 20–60 steps, as before, a
+# batch-normalised ResNet had learned nothing). All eight on all 50,000 images is the GPU run.
+SPEC = RunSpec(dataset="cifar10", epochs=8, batch_size=32, limit=5000, test_limit=2000)
 PARAMS = {
-    "models": Param(list(ZOO), _models_check),
+    "models": Param(["lenet5", "alexnet", "resnet20", "resnet56"], _models_check),  # list(ZOO): all eight
     "optimizer": Param("adam", choice(("adam", "adamw", "sgd"), kind="optimizer")),
-    "learning_rate": Param(0.001, at_least(0)),
     "momentum": Param(0.9, fraction()),  # sgd only
     "weight_decay": Param(0.0, at_least(0)),  # adamw and sgd
+    **schedule_params(0.002),
 }
+MARGIN = 3.0  # points by which the residual net must win
 RESNETS = ("resnet20", "resnet56", "resnet9")
 
 
@@ -78,14 +81,15 @@ CLAIMS = (
         "resnet-beats-classics",
         "56",
         "at an equal training budget a residual network beats LeNet-5 and AlexNet on CIFAR-10",
-        "same images, epochs, optimizer and batch size: the best ResNet's test accuracy > LeNet-5's and > AlexNet's",
+        f"same images, epochs, optimizer, schedule and batch size: the best ResNet's test accuracy >= LeNet-5's "
+        f"and AlexNet's + {MARGIN:g} points",
         measure=_measure,
-        holds=lambda v: next(iter(v.values())) > max(v["lenet5 (%)"], v["alexnet (%)"]),
+        holds=lambda v: next(iter(v.values())) >= max(v["lenet5 (%)"], v["alexnet (%)"]) + MARGIN,
     ),
 )
 
 
-QUICK = {"models": ["lenet5", "resnet20", "resnet9"], "epochs": 1, "limit": 600, "test_limit": 300}
+QUICK = {"models": ["lenet5", "alexnet", "resnet20"], "epochs": 5, "limit": 1500, "test_limit": 500}
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -154,6 +158,7 @@ def _finite(values):
         "accuracy."
     ),
     spec=SPEC,
+    check=check_schedule,
     params=PARAMS,
     quick=QUICK,
     claims=CLAIMS,
@@ -170,7 +175,7 @@ def run(config, run):
         model = build_model(name, ds.image_shape, ds.num_classes)
         model.compile(
             optimizer=make_optimizer(
-                config["optimizer"], config["learning_rate"], config["momentum"], config["weight_decay"]
+                config["optimizer"], learning_rate(config, len(x_train)), config["momentum"], config["weight_decay"]
             ),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
@@ -212,8 +217,9 @@ def run(config, run):
     run.note("seconds are wall-clock on this machine (see env.json); on a shared machine they vary with its load")
 
     run.table(
-        f"The zoo on CIFAR-10: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s), "
-        f"{config['optimizer']} (learning rate {config['learning_rate']:g}), batch {config['batch_size']}",
+        f"The zoo on CIFAR-10 ({', '.join(names)}): {n_train:,} training and {n_test:,} test images, "
+        f"{epochs} epoch(s), {config['optimizer']} (peak learning rate {config['learning_rate']:g}, "
+        f"{config['schedule']}), batch {config['batch_size']}",
         [
             "model",
             "parameters",
@@ -294,11 +300,18 @@ def run(config, run):
             f"on {n_train:,} images"
         )
     by_acc = sorted(labels, key=lambda n: results[n]["test_acc"], reverse=True)
+    chance = 1.0 / ds.num_classes
+    stuck = [n for n in labels if results[n]["test_acc"] < chance + 0.02]
+    if stuck:
+        run.observe(
+            f"{', '.join(stuck)} stayed within 2 points of chance ({chance:.0%}): not started learning within "
+            f"{epochs} epoch(s) of {n_train:,} images at this learning rate, not a broken model"
+        )
     run.observe(
         f"test accuracy after {epochs} epoch(s), best to worst: "
         + ", ".join(f"{n} {results[n]['test_acc']:.1%}" for n in by_acc)
     )
-    if len(labels) > 1:
+    if len(labels) >= 5:  # a correlation over fewer models says nothing
         p = np.log([results[n]["params"] for n in labels])
         a = np.array([results[n]["test_acc"] for n in labels])
         corr = float(np.corrcoef(p, a)[0, 1]) if p.std() > 0 and a.std() > 0 else float("nan")
