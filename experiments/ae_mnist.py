@@ -7,12 +7,14 @@ reconstruction error falls below PCA's.
 
 Run:     make ae-mnist            (QUICK=1: the quick form)
          python -m toolkit run ae-mnist --set code_sizes=2,16,64
-Cost:    full ≈ 10 min on 2 idle CPU cores (4 code sizes × 2 autoencoders × 10 epochs on
-         60,000 images); quick ≈ 1 min (2 code sizes, 2,000 images, 5 epochs).
-Expect:  error falls as the code grows. A full run measured the lecture's one-layer
-         sigmoid autoencoder *above* PCA at every code size after 20 epochs, which is why
-         a deeper ReLU autoencoder (linear code) runs beside it. The report's observations
-         say what each run measured.
+Cost:    full ≈ 375 s of CPU time on one core (4 code sizes × 2 autoencoders × 6 epochs on
+         60,000 images; estimated); quick ≈ 50 s (code sizes 2, 4, 8; 784-256-64-k; 10,000 images,
+         8 epochs of batch 64; measured, seeds 0–2).
+Expect:  error falls as the code grows, and the deep ReLU autoencoder (linear code) beats PCA at
+         every code size (quick form: 0.81x PCA's error at k=2, 0.64x at k=8). The lecture's
+         one-layer sigmoid autoencoder learns slowly: it stays near the mean image in the quick
+         form and above PCA after 10 full epochs, which is why the deeper one runs beside it
+         and the claims are judged on it.
 """
 
 import numpy as np
@@ -27,14 +29,23 @@ from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, whole
 
-SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)
+SPEC = RunSpec(dataset="mnist", epochs=6, batch_size=128)
 PARAMS = {
     "code_sizes": Param([2, 8, 32, 64], whole(1)),
     "shallow_activation": Param("sigmoid", activation()),  # the lecture's form: input -> code -> output
     "deep_units": Param([512, 128], whole(1)),  # a deeper encoder (mirrored decoder) before a linear code
     "deep_activation": Param("relu", activation()),
 }
-QUICK = {"code_sizes": [2, 16], "epochs": 5, "limit": 2000, "test_limit": 500}
+# The quick form: 10,000 images, batch 64, 8 epochs (1,250 steps), a narrower deep net; with 2,000
+# images and 5 epochs of batch 128 (80 steps) every autoencoder stayed near the mean image.
+QUICK = {
+    "code_sizes": [2, 4, 8],
+    "deep_units": [256, 64],
+    "epochs": 8,
+    "batch_size": 64,
+    "limit": 10000,
+    "test_limit": 1000,
+}
 
 
 def _by_size(metrics, key):

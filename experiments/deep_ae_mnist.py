@@ -7,10 +7,12 @@ codes of stages 1..k-1; the trained layers are then stacked (decoders in reverse
 the whole deep autoencoder is fine-tuned end to end.
 
 Run:     make deep-ae-mnist       (QUICK=1: the quick form)
-Cost:    full ≈ 25 min on 2 CPU cores (4 stages × 3 epochs, then 2 × 10 end-to-end epochs on
-         60,000 images); quick ≈ 1 min (3,000 images).
-Expect:  sigmoid units with a linear 30-unit code, as in the paper. The report states the
-         measured test errors of the three against each other.
+Cost:    full ≈ 240 s of CPU time on one core (4 stages × 2 epochs, then 2 × 5 end-to-end epochs
+         on 60,000 images; estimated from a partial run); quick ≈ 42 s (784-256-128-64-8 on
+         10,000 images: 3 epochs a stage, 12 end-to-end epochs of batch 64; measured, seeds 0–2).
+Expect:  sigmoid units with a linear code, as in the paper. Quick form, seeds 0–2: pretrained +
+         fine-tuned 0.026, random init 0.054, PCA-8 0.038 (test MSE). A full-data partial run
+         (1 epoch a stage, 1 fine-tuning epoch) already gave 0.0100 against PCA-30's 0.0177.
 """
 
 import time
@@ -28,14 +30,24 @@ from toolkit.resources import dense_stack_bytes, image_pixels, train_images
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, whole
 
-SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)
+SPEC = RunSpec(dataset="mnist", epochs=5, batch_size=128)
 PARAMS = {
     "hidden_units": Param([1000, 500, 250, 30], whole(1)),
     "activation": Param("sigmoid", activation()),
     "code_activation": Param("linear", activation()),
-    "pretrain_epochs": Param(3, whole(1, 1000)),
+    "pretrain_epochs": Param(2, whole(1, 1000)),
 }
-QUICK = {"pretrain_epochs": 1, "epochs": 3, "limit": 3000, "test_limit": 500}
+# The quick form: a narrower net (784-256-128-64-8) on 10,000 images with enough steps to learn;
+# with 3,000 images and 3 epochs of batch 128 (about 70 Adam steps) every model stayed at the
+# mean image and pretraining could not show. A code of 8 is where a nonlinear net beats PCA clearly.
+QUICK = {
+    "hidden_units": [256, 128, 64, 8],
+    "pretrain_epochs": 3,
+    "epochs": 12,
+    "batch_size": 64,
+    "limit": 10000,
+    "test_limit": 1000,
+}
 
 CLAIMS = (
     Claim(

@@ -10,7 +10,10 @@ Run:     make pretrain-mnist      (QUICK=1: the quick form)
 Fine-tuning on n labelled images runs epochs × (training images / n) epochs, at most
 max_epochs, so every label count gets about the same number of weight updates.
 
-Cost:    full ≈ 30 min on 2 CPU cores; quick ≈ 1 min.
+Cost:    full ≈ 355 s of CPU time on one core (estimated); quick ≈ 75 s (measured).
+Expect:  with few labels, pretraining lowers the depth-4 sigmoid net's test error by 4–8 points
+         (quick form, seeds 0–2; depth 2 gains 0.1–2 points) and ReLU from random weights
+         matches the pretrained sigmoid net within a point; with all labels the gap closes.
 """
 
 import numpy as np
@@ -24,13 +27,13 @@ from toolkit.resources import dense_stack_bytes, image_pixels, train_images
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, whole
 
-SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)  # epochs: with every label (see max_epochs)
+SPEC = RunSpec(dataset="mnist", epochs=4, batch_size=128)  # epochs: with every label (see max_epochs)
 PARAMS = {
     "depths": Param([2, 4, 6], whole(1, 50)),
     "widths": Param([512, 384, 256, 192, 128, 96], whole(1)),  # layer k of a depth-d net has widths[k-1]
     "labels": Param([1000, 60000], whole(10)),  # labelled training images used for fine-tuning
     "pretrain_epochs": Param(2, whole(1, 1000)),
-    "max_epochs": Param(100, whole(1, 10_000)),  # fewer labels get proportionally more epochs, up to this
+    "max_epochs": Param(60, whole(1, 10_000)),  # fewer labels get proportionally more epochs, up to this
 }
 
 
@@ -84,14 +87,20 @@ CLAIMS = (
     ),
 )
 
+# The quick form: few labels (500), nets of depth 2 and 4 on narrower widths, pretraining on
+# 10,000 unlabelled images for 3 epochs a stage, 40 fine-tuning epochs of batch 64; 2,000 test
+# images keep the paired comparison's noise below the effect. Depth 2 shows how little
+# pretraining matters for a shallow net (the claim is about depth >= 3).
 QUICK = {
-    "depths": [2, 3],
-    "labels": [300, 3000],
-    "pretrain_epochs": 1,
-    "epochs": 3,
-    "max_epochs": 15,
-    "limit": 3000,
-    "test_limit": 1000,
+    "depths": [2, 4],
+    "widths": [256, 192, 128, 96],
+    "labels": [500],
+    "pretrain_epochs": 3,
+    "epochs": 2,
+    "max_epochs": 40,
+    "batch_size": 64,
+    "limit": 10000,
+    "test_limit": 2000,
 }
 
 

@@ -8,7 +8,10 @@ hidden activation, fraction of active entries, units never active — and each m
 learned features as images.
 
 Run:     make sparse-ae-mnist     (QUICK=1: the quick form)
-Cost:    full ≈ 10 min on 2 CPU cores; quick ≈ 1 min.
+Cost:    quick ≈ 23 s of CPU time (measured); full the same training on all test images.
+Expect:  L1 (3e-4) and KL (ρ 0.05, β 0.001) each bring the mean hidden activation to about 0.2x
+         the unpenalised net's with under 3 % of the units dead (seeds 0–2). Longer training
+         kills L1 units (see SPEC below).
 Penalty scales are set against the per-pixel mean binary cross-entropy the models
 minimise (KL's beta=3 in Ng's notes is for a loss summed over 64 pixels).
 """
@@ -24,12 +27,20 @@ from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, fraction, open_unit, whole
 
-SPEC = RunSpec(dataset="mnist", epochs=10, batch_size=128)
+# L1 on a sigmoid code under Adam kills units steadily with the number of steps: a unit that is
+# almost never on gets only the penalty's push, which Adam scales up to full-size steps. Past
+# about 400 steps no l1 weight gives both a sparse code and living units (measured: 60,000
+# images x 2 epochs at l1 = 3e-4, 49.5 % dead; at 2e-4, 23.9 % dead and a mean activation of
+# 0.114). So both forms train 5 epochs of batch 64 on 5,000 images (about 390 steps), where
+# both penalties make the code sparse with the units alive; the full form tests on all 10,000
+# test images. beta 0.001: at 0.01 the KL net met its target rate but reconstructed only the
+# mean image (test MSE 0.065 against 0.027).
+SPEC = RunSpec(dataset="mnist", epochs=5, batch_size=64, limit=5000)
 PARAMS = {
     "hidden_units": Param(1000, whole(1, 1_000_000)),
     "rho": Param(0.05, open_unit()),  # the KL penalty's target activation rate
-    "beta": Param(0.01, at_least(0)),  # the KL penalty's weight
-    "l1": Param(1e-3, at_least(0)),  # the L1 activity penalty's weight
+    "beta": Param(0.001, at_least(0)),  # the KL penalty's weight
+    "l1": Param(3e-4, at_least(0)),  # the L1 activity penalty's weight
     "threshold": Param(0.1, fraction()),  # a unit is active on an image above this activation
 }
 
@@ -56,7 +67,7 @@ def _penalty_claim(kind):
 CLAIMS = (_penalty_claim("l1"), _penalty_claim("kl"))
 
 
-QUICK = {"hidden_units": 1000, "epochs": 4, "limit": 3000, "test_limit": 500}
+QUICK = {"test_limit": 1000}
 
 
 def estimate(config):

@@ -122,7 +122,10 @@ def test_cli_answers_a_corpus_of_bad_input_with_one_line_and_exit_2(tmp_path):
         (["run", "sparse-ae-mnist", "--set", "rho=1.5", "--out", out], "rho must be in (0, 1); received 1.5"),
         (["run", "ae-mnist", "--epochs", "0", "--out", out], "--epochs must be >= 1; received 0"),
         (["run", "cnn-mnist", *quick, "--set", "schedule=cosine"], "unknown schedule 'cosine'"),
-        (["run", "cnn-mnist", *quick, "--set", "warmup=5"], "warmup_epochs must be in [0, epochs=2)"),
+        (
+            ["run", "cnn-mnist", *quick, "--set", "epochs=2", "--set", "warmup=5"],
+            "warmup_epochs must be in [0, epochs=2)",
+        ),
         (["run", "zoo-cifar10", *quick, "--set", "optimizer=adagrad"], "unknown optimizer 'adagrad'"),
         (["run", "ae-mnist", *quick, "--set", "shallow_activation=sigmoidd"], "unknown activation 'sigmoidd'"),
         (["run", "ae-mnist", "--out", str(blocker / "reports")], "cannot be written"),
