@@ -34,3 +34,9 @@ def test_quick_variant_runs_and_reports(name, tmp_path):
     assert report["observations"][0].split()[0] in html and html.count("data:image/png;base64,") == len(
         report["figures"]
     )
+    claims = json.load(open(os.path.join(run_dir, "claims.json")))
+    assert [c["id"] for c in claims] == [c.id for c in exp.claims]
+    for claim in claims:  # the schema of claims.json; the verdicts themselves are what the run reports
+        assert {"id", "slides", "claim", "criterion", "measured", "verdict"} <= set(claim), claim
+        assert claim["verdict"] in ("reproduced", "not_reproduced") and isinstance(claim["measured"], dict)
+        assert claim["experiment"] == name and claim["slides"]
