@@ -61,11 +61,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 # The test suite: the linter, everything on TensorFlow, then the backend-sensitive tests on JAX.
+# TEST_WORKERS pytest-xdist processes (default 2, the cores of the reference machine); tests
+# use only their own tmp_path, ports and environment copies, so they run side by side.
+TEST_WORKERS ?= 2
 # pytest's exit code 5 (no tests collected) is not a failure of the suite.
 test: data lint
 	@export TOOLKIT_DATA_DIR="$$( [ -d "$(DATA_DIR)/mnist" ] && echo "$(DATA_DIR)" )"; \
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
-	KERAS_BACKEND=jax $(PY) -m pytest -q -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 test-fast: setup
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -x
