@@ -85,6 +85,53 @@ def setup_data_parallel(devices):
     return found
 
 
+# Training steps per compiled call (``model.compile(steps_per_execution=...)``). Keras's
+# per-step cost (callbacks, the Python loop, one function call: ~6 ms on the 2-core CPUs of
+# benchmarks/RESULTS.md) is paid once per call instead of once per step; the arithmetic of
+# each step is unchanged (same batches, same order, same seed-generator updates), so the
+# results are the same. Measured in benchmarks/RESULTS.md ("No per-step tax").
+STEPS_PER_EXECUTION = 32
+
+_BATCH_HOOKS = (
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+)
+
+
+def hears_batches(callback):
+    """Whether ``callback`` (not one of Keras's own) overrides a per-batch hook: with several
+    steps per call Keras calls those hooks once per call, not once per batch."""
+    import keras
+
+    cls = type(callback)
+    if cls.__module__.startswith("keras."):
+        return False  # Keras's callbacks (TensorBoard, ...) know about steps_per_execution
+    return any(getattr(cls, hook, None) is not getattr(keras.callbacks.Callback, hook) for hook in _BATCH_HOOKS)
+
+
+def steps_per_execution(callbacks=()):
+    """The ``steps_per_execution`` for a ``fit`` with ``callbacks``: :data:`STEPS_PER_EXECUTION`,
+    or 1 when a callback listens to single batches (it then hears every batch, as before) or
+    the backend is not TensorFlow or JAX (torch does not support it)."""
+    if backend_name() not in ("tensorflow", "jax") or any(hears_batches(cb) for cb in callbacks):
+        return 1
+    return STEPS_PER_EXECUTION
+
+
+def use_steps_per_execution(model, steps):
+    """Set a compiled ``model``'s ``steps_per_execution`` to ``steps``; its compiled functions
+    are dropped only when the value changes (they are traced for one value)."""
+    steps = int(steps)
+    if getattr(model, "steps_per_execution", 1) != steps:
+        model.steps_per_execution = steps
+        model.train_function = model.test_function = model.predict_function = None
+    return steps
+
+
 def check_data_parallel_batches(num_samples, batch_size):
     """Under a data-parallel distribution every batch is split evenly over the devices, the
     last (partial) one too; JAX fails deep inside ``fit`` otherwise. Raise ``RunError``

@@ -11,6 +11,7 @@ import numpy as np
 from toolkit.activations import activation_label, get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
 from toolkit.data.pipeline import fit_inputs
+from toolkit.devices import steps_per_execution, use_steps_per_execution
 from toolkit.errors import ToolkitError, check_int, is_int
 from toolkit.layers import Conv2DTransposeTied, DenseTranspose
 from toolkit.pretraining.plan import _NOISE, _activation_of, _io_shapes, _shape, plan_stages
@@ -133,7 +134,9 @@ def _compute(layers, x, batch_size, name):
     h = inputs
     for layer in layers:
         h = layer(h)
-    return np.asarray(keras.Model(inputs, h, name=name).predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+    model = keras.Model(inputs, h, name=name)
+    use_steps_per_execution(model, steps_per_execution())  # no per-batch cost on small layers
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype="float32")
 
 
 def _fresh_optimizer(optimizer):
@@ -291,7 +294,11 @@ def greedy_pretrain_model(
             print(str(info), flush=True)
         for cb in stage_hooks:
             cb.on_stage_begin(k, info)
-        stage_model.compile(optimizer=_fresh_optimizer(optimizer), loss=loss)
+        # several steps per compiled call: a small stage would otherwise cost Keras's per-step
+        # floor, not its layers (benchmarks/RESULTS.md, goal 2); per-batch callbacks keep 1
+        stage_model.compile(
+            optimizer=_fresh_optimizer(optimizer), loss=loss, steps_per_execution=steps_per_execution(callbacks)
+        )
         data, extra = fit_inputs(h, h, batch_size)  # a new order every epoch on TensorFlow too
         history = stage_model.fit(
             **data,

@@ -216,7 +216,7 @@ class Trainer:
         ``tensorboard=True`` (default: the run's ``--tensorboard``) adds Keras's
         ``TensorBoard`` callback writing to :meth:`tensorboard_dir`."""
         from toolkit.data.pipeline import fit_inputs
-        from toolkit.devices import check_data_parallel_batches
+        from toolkit.devices import check_data_parallel_batches, steps_per_execution, use_steps_per_execution
         from toolkit.resources import check_fit_memory
 
         epochs = epochs or self.epochs
@@ -256,6 +256,10 @@ class Trainer:
         ]
         if self.tensorboard if tensorboard is None else tensorboard:
             run_callbacks.append(keras.callbacks.TensorBoard(log_dir=self.tensorboard_dir(label)))
+        # several steps per compiled call (1 when a callback listens to single batches): every
+        # callback of the run works per epoch, so the epochs, their rows, checkpoints and seeds
+        # are what they were with one step per call
+        use_steps_per_execution(model, steps_per_execution(run_callbacks))
         history = model.fit(
             **inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks, verbose=_verbosity(), **kwargs
         )
