@@ -11,7 +11,7 @@ import numpy as np
 from toolkit.activations import activation_label, get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
 from toolkit.data.pipeline import fit_inputs
-from toolkit.devices import steps_per_execution, use_steps_per_execution
+from toolkit.devices import steps_per_execution
 from toolkit.errors import ToolkitError, check_int, is_int
 from toolkit.layers import Conv2DTransposeTied, DenseTranspose
 from toolkit.pretraining.plan import _NOISE, _activation_of, _io_shapes, _shape, plan_stages
@@ -134,9 +134,9 @@ def _compute(layers, x, batch_size, name):
     h = inputs
     for layer in layers:
         h = layer(h)
-    model = keras.Model(inputs, h, name=name)
-    use_steps_per_execution(model, steps_per_execution())  # no per-batch cost on small layers
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+    # one step per call: predict's steps_per_execution traces every step of a call apart, and
+    # this pass is made once per stage (benchmarks/per_step.py measured no gain)
+    return np.asarray(keras.Model(inputs, h, name=name).predict(x, batch_size=batch_size, verbose=0), dtype="float32")
 
 
 def _fresh_optimizer(optimizer):
