@@ -37,6 +37,7 @@ from toolkit.mlp import build_mlp
 from toolkit.plots import plot_history
 from toolkit.plots.activations import plot_activations, plot_gradient_norms
 from toolkit.plots.base import new_figure, save_figure
+from toolkit.reports.names import count
 from toolkit.resources import dense_stack_bytes, image_pixels
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, at_least, whole
@@ -307,13 +308,13 @@ def run(config, run):
     for lab in [x for x in (low, high) if results[x]["ratios"]]:
         r = results[lab]
         run.observe(
-            f"after {epochs} epoch(s) the {lab} net's ratio is {r['ratio_end']:.2g} "
+            f"after {count(epochs, 'epoch')} the {lab} net's ratio is {r['ratio_end']:.2g} "
             f"(from {r['ratio_init']:.2g} at initialisation, {r['ratio_end'] / r['ratio_init']:.3g}x)"
         )
     by_acc = sorted(labels, key=lambda lab: results[lab]["test_acc"])
     best, worst = by_acc[-1], by_acc[0]
     run.observe(
-        f"after {epochs} epoch(s) the best test accuracy is {best}'s {results[best]['test_acc']:.1%}, the "
+        f"after {count(epochs, 'epoch')} the best test accuracy is {best}'s {results[best]['test_acc']:.1%}, the "
         f"worst {worst}'s {results[worst]['test_acc']:.1%}"
     )
     for lab in labels:

@@ -37,6 +37,7 @@ from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
 from toolkit.plots.cnn import plot_augmented_samples, plot_confusion_matrix
+from toolkit.reports.names import count
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, between, choice, fraction, whole
 
@@ -275,7 +276,7 @@ def run(config, run):
 
     # --- tables
     run.table(
-        f"Test accuracy after {epochs} epoch(s) ({len(x_train):,} training, {len(x_test):,} test images; "
+        f"Test accuracy after {count(epochs, 'epoch')} ({len(x_train):,} training, {len(x_test):,} test images; "
         f"augmentation: {steps})",
         [
             "model",
@@ -391,7 +392,7 @@ def run(config, run):
     verb = "raised" if delta > 0 else "lowered" if delta < 0 else "did not change"
     run.observe(
         f"augmentation {verb} test accuracy from {plain['test_acc']:.1%} to {aug['test_acc']:.1%} "
-        f"({delta * 100:+.1f} points) after {epochs} epoch(s) on {len(x_train):,} training images"
+        f"({delta * 100:+.1f} points) after {count(epochs, 'epoch')} on {len(x_train):,} training images"
     )
     run.observe(
         f"training minus test accuracy in the last epoch: {plain['train_acc'] - plain['test_acc']:+.1%} "

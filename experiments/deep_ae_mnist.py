@@ -26,6 +26,7 @@ from toolkit.plots import plot_history
 from toolkit.plots.autoencoders import plot_code_scatter
 from toolkit.plots.base import image_grid
 from toolkit.pretraining import pretrain_greedy
+from toolkit.reports.names import count
 from toolkit.resources import dense_stack_bytes, image_pixels, train_images
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, activation, whole
@@ -147,7 +148,7 @@ def run(config, run):
     arch = "-".join(str(u) for u in [x_train.shape[1], *units])
     rows = [
         ["untrained stack", untrained_mse],
-        [f"greedy pretraining only ({config['pretrain_epochs']} epoch(s) per stage)", stacked_mse],
+        [f"greedy pretraining only ({count(config['pretrain_epochs'], 'epoch')} per stage)", stacked_mse],
         [f"pretrained + fine-tuned ({config['epochs']} epochs)", fine_mse],
         [f"random initialisation ({config['epochs']} epochs)", scratch_mse],
         [f"PCA, {code} components", pca_mse],

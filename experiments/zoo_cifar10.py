@@ -37,6 +37,7 @@ from toolkit.errors import ToolkitError
 from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
+from toolkit.reports.names import count
 from toolkit.runs.experiment import experiment
 from toolkit.runs.spec import Param, RunSpec, at_least, choice, fraction
 
@@ -208,7 +209,7 @@ def run(config, run):
     full = n_train >= 50000 and n_test >= 10000
     if not full:
         run.note(
-            f"a CPU-sized run: {n_train:,} training and {n_test:,} test images, {epochs} epoch(s); the "
+            f"a CPU-sized run: {n_train:,} training and {n_test:,} test images, {count(epochs, 'epoch')}; the "
             "accuracies compare how fast the models start to learn, not what they reach. The full-size run "
             "(all 50,000 training and 10,000 test images) is for a GPU: python -m toolkit run zoo-cifar10 "
             "--device gpu --backend jax --set limit=none --set test_limit=none --set epochs=30 "
@@ -218,7 +219,7 @@ def run(config, run):
 
     run.table(
         f"The zoo on CIFAR-10 ({', '.join(names)}): {n_train:,} training and {n_test:,} test images, "
-        f"{epochs} epoch(s), {config['optimizer']} (peak learning rate {config['learning_rate']:g}, "
+        f"{count(epochs, 'epoch')}, {config['optimizer']} (peak learning rate {config['learning_rate']:g}, "
         f"{config['schedule']}), batch {config['batch_size']}",
         [
             "model",
@@ -264,7 +265,8 @@ def run(config, run):
     save_figure(
         fig,
         run.figure(
-            "accuracy_vs_parameters.png", f"Test accuracy after {epochs} epoch(s) against the number of parameters"
+            "accuracy_vs_parameters.png",
+            f"Test accuracy after {count(epochs, 'epoch')} against the number of parameters",
         ),
     )
     fig, axes = new_figure(width=max(4.0, 0.8 * len(results) + 1.5))
@@ -305,10 +307,10 @@ def run(config, run):
     if stuck:
         run.observe(
             f"{', '.join(stuck)} stayed within 2 points of chance ({chance:.0%}): not started learning within "
-            f"{epochs} epoch(s) of {n_train:,} images at this learning rate, not a broken model"
+            f"{count(epochs, 'epoch')} of {n_train:,} images at this learning rate, not a broken model"
         )
     run.observe(
-        f"test accuracy after {epochs} epoch(s), best to worst: "
+        f"test accuracy after {count(epochs, 'epoch')}, best to worst: "
         + ", ".join(f"{n} {results[n]['test_acc']:.1%}" for n in by_acc)
     )
     if len(labels) >= 5:  # a correlation over fewer models says nothing

@@ -118,3 +118,13 @@ def _duration(seconds):
 
 def _count(value):
     return fmt(value) if isinstance(value, int) and not isinstance(value, bool) else "unknown"
+
+
+def count(n, noun, plural=None):
+    """``n`` with its noun, singular or plural, as a sentence says it.
+
+    >>> count(1, "epoch"), count(3, "epoch"), count(2, "image"), count(1_000, "label")
+    ('1 epoch', '3 epochs', '2 images', '1,000 labels')
+    """
+    word = noun if n == 1 else (plural or noun + "s")
+    return f"{n:,} {word}" if isinstance(n, int) else f"{n} {word}"
