@@ -179,8 +179,9 @@ def _check_image_size(image_size):
     return h, w
 
 
-def load_image_folder(root, image_size=None, test_fraction=DEFAULT_TEST_FRACTION, seed=0):
-    """``((x_train, y_train), (x_test, y_test), class_names)`` from a folder of images."""
+def _folder_items(root, image_size, test_fraction, seed):
+    """``(size, classes, train_items, test_items, mode)`` of a folder: its layout resolved, the
+    split made, the first image read for its mode and (unless ``image_size``) its size."""
     root = os.path.abspath(os.path.expanduser(os.fspath(root)))
     size = _check_image_size(image_size)
     classes, splits = _layout(root)
@@ -189,7 +190,12 @@ def load_image_folder(root, image_size=None, test_fraction=DEFAULT_TEST_FRACTION
     else:
         train_items, test_items = splits["train"], splits["test"]
     mode, first_size = _first_image(train_items)
-    size = size or first_size
+    return size or first_size, classes, train_items, test_items, mode
+
+
+def load_image_folder(root, image_size=None, test_fraction=DEFAULT_TEST_FRACTION, seed=0):
+    """``((x_train, y_train), (x_test, y_test), class_names)`` from a folder of images."""
+    size, classes, train_items, test_items, mode = _folder_items(root, image_size, test_fraction, seed)
     resize = image_size is not None
     train = _read_images(train_items, mode, size, resize, "first")
     test = _read_images(test_items, mode, size, resize, "first") if test_items else _empty(size, mode)
@@ -202,15 +208,7 @@ def _empty(size, mode):
 
 def describe_folder(root, image_size=None, test_fraction=DEFAULT_TEST_FRACTION, seed=0):
     """``(image_shape, class_names, train_size, test_size)`` from file counts and one image."""
-    root = os.path.abspath(os.path.expanduser(os.fspath(root)))
-    size = _check_image_size(image_size)
-    classes, splits = _layout(root)
-    if "all" in splits:
-        train_items, test_items = _split_all(splits["all"], test_fraction, seed)
-    else:
-        train_items, test_items = splits["train"], splits["test"]
-    mode, first_size = _first_image(train_items)
-    h, w = size or first_size
+    (h, w), classes, train_items, test_items, mode = _folder_items(root, image_size, test_fraction, seed)
     return (h, w, 1 if mode == "L" else 3), classes, len(train_items), len(test_items)
 
 
