@@ -18,8 +18,39 @@ from keras import ops
 from toolkit.errors import ToolkitError
 
 
+class _Tied(keras.layers.Layer):
+    """What a tied decoder layer shares: the encoder layer it ties to (checked to be of
+    ``TIED_TO``'s type, rebuilt from its config on load), its own optional bias, and the config
+    that serializes the encoder layer by reference (see the module docstring)."""
+
+    TIED_TO = keras.layers.Layer
+
+    def __init__(self, tied_to, use_bias=True, bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(tied_to, dict):
+            tied_to = keras.saving.deserialize_keras_object(tied_to)
+        if not isinstance(tied_to, self.TIED_TO):
+            raise ToolkitError(
+                f"{type(self).__name__} ties to a keras.layers.{self.TIED_TO.__name__}; received {tied_to!r}"
+            )
+        self.tied_to = tied_to
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "tied_to": keras.saving.serialize_keras_object(self.tied_to),
+                "use_bias": self.use_bias,
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="toolkit")
-class DenseTranspose(keras.layers.Layer):
+class DenseTranspose(_Tied):
     """Dense layer using ``tied_to.kernel`` transposed, plus its own bias (slide 8).
 
     Args:
@@ -39,15 +70,7 @@ class DenseTranspose(keras.layers.Layer):
         ['dec1_dense/bias', 'enc1_dense/kernel', 'enc1_dense/bias']
     """
 
-    def __init__(self, tied_to, use_bias=True, bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(tied_to, dict):
-            tied_to = keras.saving.deserialize_keras_object(tied_to)
-        if not isinstance(tied_to, keras.layers.Dense):
-            raise ToolkitError(f"DenseTranspose ties to a keras.layers.Dense; received {tied_to!r}")
-        self.tied_to = tied_to
-        self.use_bias = bool(use_bias)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+    TIED_TO = keras.layers.Dense
 
     @property
     def units(self):
@@ -79,20 +102,9 @@ class DenseTranspose(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "tied_to": keras.saving.serialize_keras_object(self.tied_to),
-                "use_bias": self.use_bias,
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="toolkit")
-class Conv2DTransposeTied(keras.layers.Layer):
+class Conv2DTransposeTied(_Tied):
     """The transpose of a ``Conv2D`` with the *same* kernel variable, plus its own bias.
 
     A ``Conv2D`` kernel ``(kh, kw, C_in, F)`` is exactly the kernel a transposed
@@ -109,15 +121,7 @@ class Conv2DTransposeTied(keras.layers.Layer):
         ((1, 6, 6, 2), 3)
     """
 
-    def __init__(self, tied_to, use_bias=True, bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        if isinstance(tied_to, dict):
-            tied_to = keras.saving.deserialize_keras_object(tied_to)
-        if not isinstance(tied_to, keras.layers.Conv2D):
-            raise ToolkitError(f"Conv2DTransposeTied ties to a keras.layers.Conv2D; received {tied_to!r}")
-        self.tied_to = tied_to
-        self.use_bias = bool(use_bias)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+    TIED_TO = keras.layers.Conv2D
 
     def build(self, input_shape):
         if not self.tied_to.built:
@@ -143,14 +147,3 @@ class Conv2DTransposeTied(keras.layers.Layer):
         if self.bias is not None:
             outputs = ops.add(outputs, ops.cast(self.bias, inputs.dtype))
         return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "tied_to": keras.saving.serialize_keras_object(self.tied_to),
-                "use_bias": self.use_bias,
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-            }
-        )
-        return config
