@@ -33,6 +33,7 @@ from toolkit.claims import Claim
 from toolkit.cnn import augmentation, build_cnn
 from toolkit.errors import ToolkitError
 from toolkit.filters import invariance_curve, rotate_images, shift_images
+from toolkit.models import list_models
 from toolkit.optimizers import make_optimizer
 from toolkit.plots import plot_history
 from toolkit.plots.base import new_figure, save_figure
@@ -45,12 +46,6 @@ CNN = "cnn"  # the config's default model: the block CNN below; any other name c
 AUGMENT_KEYS = ("rotation", "zoom", "flip", "translation", "crop_pad", "shear", "elastic", "erasing", "contrast")
 
 
-def _model_check(key, value):
-    from toolkit.models import list_models
-
-    choice([CNN, *list_models()], kind="model")(key, value)
-
-
 # Augmentation pays where the plain network overfits: scarce data (10,000 images, 2,000 in the
 # quick form), long training (40 / 30 epochs), no other regulariser (dropout 0) and a mild
 # pipeline (flip, 2-pixel shifts, ±15°). With everything at once (zoom, erasing, contrast) or
@@ -58,7 +53,8 @@ def _model_check(key, value):
 # 68.5 % → 60.1 % after 6 epochs on 50,000 images).
 SPEC = RunSpec(dataset="cifar10", epochs=40, batch_size=64, limit=10000)
 PARAMS = {
-    "model": Param(CNN, _model_check),  # "cnn" (filters/convs/dropout below) or a zoo model's name
+    # "cnn" (filters/convs/dropout below) or a zoo model's name
+    "model": Param(CNN, choice(lambda: [CNN, *list_models()], kind="model")),
     "filters": Param([32, 64, 128], whole(1, 4096)),  # one 3x3 conv block (BN, ReLU, 2x2 max pool) per entry
     "convs": Param(1, whole(1, 8)),  # convolutions per block
     "dense": Param(128, whole(0, 1 << 16)),  # the hidden fully connected layer after flattening (0 = none)

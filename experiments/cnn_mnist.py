@@ -19,7 +19,7 @@ from experiments._recipes import check_schedule, learning_rate, schedule_params
 from toolkit.claims import Claim
 from toolkit.filters import invariance_curve
 from toolkit.mlp import build_mlp
-from toolkit.models import build_model
+from toolkit.models import build_model, list_models
 from toolkit.plots import plot_history, plot_lines
 from toolkit.plots.cnn import plot_confusion_matrix, plot_feature_maps, plot_filters
 from toolkit.runs.experiment import experiment
@@ -28,14 +28,8 @@ from toolkit.runs.spec import Param, RunSpec, choice, whole
 SPEC = RunSpec(dataset="mnist", epochs=3, batch_size=128)
 
 
-def _model_check(key, value):
-    from toolkit.models import list_models
-
-    choice(list_models(), kind="model")(key, value)
-
-
 PARAMS = {
-    "model": Param("cnn_mnist", _model_check),
+    "model": Param("cnn_mnist", choice(list_models, kind="model")),
     "mlp_units": Param([512, 256], whole(1)),
     "shifts": Param([0, 1, 2, 3, 4], whole(0, 14)),
     "rotations": Param([0, 5, 10, 15, 30, 45], whole(0, 360)),

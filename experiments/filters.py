@@ -14,7 +14,7 @@ Cost:    seconds; nothing is trained.
 import numpy as np
 
 from toolkit.claims import Claim
-from toolkit.filters import apply_kernels, pool_image
+from toolkit.filters import KERNELS, apply_kernels, pool_image
 from toolkit.plots.base import image_grid
 from toolkit.plots.cnn import grace_hopper, plot_kernels_applied, plot_pooling
 from toolkit.runs.experiment import experiment
@@ -25,17 +25,11 @@ SLIDE38_KERNEL = [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
 SLIDE38_EXPECTED = [[2, 3, 3], [2, 4, 2], [3, 1, 3]]
 
 
-def _kernel_check(key, value):
-    from toolkit.filters import KERNELS
-
-    choice(sorted(KERNELS), kind="kernel")(key, value)
-
-
 SPEC = RunSpec(dataset="mnist", epochs=1, limit=100, test_limit=10)  # nothing is trained
 PARAMS = {
     "kernels": Param(
         ["lecture_blur", "x_pattern", "box_blur", "gaussian", "sobel_x", "sobel_y", "laplacian", "sharpen"],
-        _kernel_check,
+        choice(sorted(KERNELS), kind="kernel"),
     ),
     "pool_sizes": Param([4, 8, 16], whole(1, 64)),
     "digits": Param(4, whole(1, 10)),

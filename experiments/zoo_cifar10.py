@@ -49,7 +49,7 @@ def _models_check(key, value):
 
     if not isinstance(value, list) or not value:
         raise ToolkitError(f"models must name at least one model of {', '.join(list_models())}; received {value!r}")
-    choice(list_models(), kind="model")(key, value)
+    choice(list_models, kind="model")(key, value)
 
 
 # The CPU form: the four models of the claim on a 5,000-image subset, 8 epochs of small batches

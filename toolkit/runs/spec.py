@@ -114,11 +114,13 @@ def between(low, high):
 
 
 def choice(options, kind=None):
-    """One of ``options`` (or, for a list value, each item one of them)."""
+    """One of ``options`` (or, for a list value, each item one of them). ``options`` may be a
+    function returning them (e.g. ``toolkit.models.list_models``), called when a value is checked."""
 
     def check(key, value):
+        allowed = list(options() if callable(options) else options)
         for item in value if isinstance(value, (list, tuple)) else [value]:
-            check_choice(kind or key, item, list(options))
+            check_choice(kind or key, item, allowed)
 
     return check
 
