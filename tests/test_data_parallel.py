@@ -58,7 +58,7 @@ def test_uneven_batches_are_refused_with_a_clear_message():
         "    print('refused:', exc)\n"
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "refused: --devices all splits every batch over 2 devices" in proc.stdout
+    assert "refused: data-parallel training splits every batch over 2 devices" in proc.stdout
     assert "last batch (5 of 101 samples)" in proc.stdout
 
 
@@ -99,13 +99,19 @@ def test_cli_devices_all_runs_data_parallel(tmp_path):
     assert env["backend"] == "jax" and env["data_parallel_devices"] == ["cpu:0", "cpu:1"]
 
 
-def test_devices_all_needs_jax_on_tensorflow():
+def test_devices_all_on_one_tensorflow_cpu_is_a_plain_run():
     import keras
 
+    from toolkit import parallel
     from toolkit.devices import setup_data_parallel
-    from toolkit.errors import RunError
+    from toolkit.errors import ToolkitError
 
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("checks the TensorFlow refusal")
-    with pytest.raises(RunError, match="needs BACKEND=jax"):
-        setup_data_parallel("all")
+        pytest.skip("checks TensorFlow with one device")
+    try:
+        assert setup_data_parallel("all") == []  # one CPU: nothing to mirror over
+        assert parallel.current().strategy is None
+        with pytest.raises(ToolkitError, match="devices"):
+            setup_data_parallel("some")
+    finally:
+        parallel.setup()  # back to one process, one device

@@ -14,6 +14,7 @@ EPILOG = """examples:
   python -m toolkit run cnn-mnist --epochs 3 --set batch_size=64 --data-dir ./data
   python -m toolkit run zoo-cifar10 --device gpu --backend jax --set mixed_precision=true
   python -m toolkit tour                         every experiment, quick form (the demo)
+  python -m toolkit launch --processes 2 run cnn-mnist --quick   one run as 2 local processes
   python -m toolkit report reports/ae-mnist/20261128-101500   rebuild a report from its folder
 
 Data: --data-dir (or TOOLKIT_DATA_DIR) is a folder laid out by ../shared/data/prepare.py
@@ -36,7 +37,9 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", metavar="{run,list,tour,report,index,results}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", metavar="{run,launch,list,tour,report,index,results}", parser_class=_Parser
+    )
 
     def common(p):
         p.add_argument("--device", default="cpu", help="cpu or gpu; gpu fails at once when no GPU is seen")
@@ -66,6 +69,33 @@ def build_parser():
     )
     common(run)
     run.add_argument("--seed", type=int, default=None, help="seed of everything in the run (default: the config's)")
+    group = run.add_argument_group(
+        "several processes (one machine or many; see README). Unset: $KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+        "$KERAS_DISTRIBUTION_NUM_PROCESSES, $KERAS_DISTRIBUTION_PROCESS_ID, or $TF_CONFIG"
+    )
+    group.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="HOST:PORT[,...]",
+        help="JAX: process 0's HOST:PORT; TensorFlow: every process's, comma-separated",
+    )
+    group.add_argument("--num-processes", type=int, default=None, metavar="N", help="how many processes run")
+    group.add_argument("--process-id", type=int, default=None, metavar="I", help="this process, 0..N-1")
+    group.add_argument(
+        "--peer-timeout",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seconds a process waits for a silent peer before it stops (default 120)",
+    )
+    launch = sub.add_parser(
+        "launch",
+        help="start one run as N local processes: launch --processes N run EXPERIMENT ...",
+        description="Start `python -m toolkit run ...` as N local processes of one data-parallel run.",
+    )
+    launch.add_argument("--processes", type=int, required=True, metavar="N", help="how many processes")
+    launch.add_argument("--backend", default=None, help="tensorflow (default) or jax; else $KERAS_BACKEND")
+    launch.add_argument("command_args", nargs=argparse.REMAINDER, metavar="run EXPERIMENT ...")
     lst = sub.add_parser("list", help="list the experiments (--names: names only, for scripts and the Makefile)")
     lst.add_argument("--names", action="store_true", help="one name per line, nothing else")
     lst.add_argument("--dataset", default=None, help="only the experiments on this dataset (mnist, cifar10)")
@@ -175,10 +205,18 @@ def _run_many(
             devices=args.devices,
             data_dir=data_dir,
             tensorboard=getattr(args, "tensorboard", False),
+            coordinator=getattr(args, "coordinator", None),
+            num_processes=getattr(args, "num_processes", None),
+            process_id=getattr(args, "process_id", None),
+            peer_timeout=getattr(args, "peer_timeout", None),
         )
+        if run_dir is None:  # not process 0 of a multi-process run: process 0 writes
+            print("done (process 0 writes the run folder)", flush=True)
+            continue
         print(f"report: {os.path.join(run_dir, 'report.html')}", flush=True)
         done.append(run_dir)
-    print(f"\nindex: {os.path.join(os.path.abspath(args.out), 'index.html')}")
+    if done:
+        print(f"\nindex: {os.path.join(os.path.abspath(args.out), 'index.html')}")
     return 0
 
 
@@ -195,6 +233,10 @@ def main(argv=None):
         try:
             if args.command == "list":
                 return cmd_list(args.names, args.dataset)
+            if args.command == "launch":
+                from toolkit.launch import launch
+
+                return launch(args.processes, args.command_args)
             if args.command == "report":
                 from toolkit.reports import write_report
 

@@ -69,20 +69,11 @@ def make_deterministic(seed):
 
 
 def setup_data_parallel(devices):
-    """``devices="all"``: data-parallel training over every local device through Keras's
-    distribution API (JAX backend). Returns the device list used, or [] for one device."""
-    if not devices:
-        return []
-    check_choice("devices", devices, ("all",))
-    import keras
+    """``devices="all"``: data-parallel training over every local device (see
+    :func:`toolkit.parallel.setup`). Returns the device list used, or [] for one device."""
+    from toolkit import parallel
 
-    if backend_name() != "jax":
-        raise RunError(f"--devices all needs BACKEND=jax (keras.distribution); the backend is {backend_name()}")
-    found = keras.distribution.list_devices()
-    if len(found) < 2:
-        return []
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=found))
-    return found
+    return parallel.setup(devices).devices
 
 
 # Training steps per compiled call (``model.compile(steps_per_execution=...)``). Keras's
@@ -116,8 +107,14 @@ def hears_batches(callback):
 def steps_per_execution(callbacks=()):
     """The ``steps_per_execution`` for a ``fit`` with ``callbacks``: :data:`STEPS_PER_EXECUTION`,
     or 1 when a callback listens to single batches (it then hears every batch, as before) or
-    the backend is not TensorFlow or JAX (torch does not support it)."""
+    the backend is not TensorFlow or JAX (torch does not support it), or a TensorFlow
+    strategy trains (Keras 3.15's multi-step loop fails under one: "You must feed a value for
+    placeholder tensor", benchmarks/RESULTS.md)."""
+    from toolkit import parallel
+
     if backend_name() not in ("tensorflow", "jax") or any(hears_batches(cb) for cb in callbacks):
+        return 1
+    if parallel.current().strategy is not None:
         return 1
     return STEPS_PER_EXECUTION
 
@@ -133,21 +130,10 @@ def use_steps_per_execution(model, steps):
 
 
 def check_data_parallel_batches(num_samples, batch_size):
-    """Under a data-parallel distribution every batch is split evenly over the devices, the
-    last (partial) one too; JAX fails deep inside ``fit`` otherwise. Raise ``RunError``
-    saying what to change; no-op without a distribution."""
-    import keras
+    """See :func:`toolkit.parallel.check_batches`."""
+    from toolkit import parallel
 
-    if backend_name() != "jax" or keras.distribution.distribution() is None:
-        return
-    n = int(keras.distribution.distribution().device_mesh.devices.size)
-    last = int(num_samples) % int(batch_size)
-    if int(batch_size) % n or last % n:
-        raise RunError(
-            f"--devices all splits every batch over {n} devices: batch_size ({batch_size}) and the "
-            f"last batch ({last} of {num_samples} samples) must be multiples of {n}; "
-            f"pick a batch_size and limit divisible by {n}"
-        )
+    parallel.check_batches(num_samples, batch_size)
 
 
 def environment(seed, device):

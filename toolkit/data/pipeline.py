@@ -13,11 +13,16 @@ global generator and are not affected, so this module does nothing there.
 ``tf.gather`` from the arrays held once), but the permutation is stateless, seeded by
 ``(seed, epoch)``: a new order every epoch, the same order for the same seed, and the same
 order for epoch k whether a run went straight through or was resumed at k.
+
+:class:`ShardedEpochs` feeds data-parallel training (:mod:`toolkit.parallel`): several
+processes, or a TensorFlow strategy. Every process draws the same per-epoch permutation
+(NumPy, seeded by ``(seed, epoch)``), cuts it into the global batches and reads only its own
+part of each, so the processes together train on exactly the batches one process would.
 """
 
 import numpy as np
 
-__all__ = ["epoch_shuffled", "EpochShuffled", "fit_inputs"]
+__all__ = ["epoch_shuffled", "EpochShuffled", "ShardedEpochs", "fit_inputs"]
 
 
 class EpochShuffled:
@@ -91,6 +96,97 @@ def epoch_shuffled(arrays, batch_size, seed=None):
     return EpochShuffled(dataset, _SetEpoch(), num_batches)
 
 
+class ShardedEpochs:
+    """One process's part of every epoch's batches of ``arrays``.
+
+    The epoch's permutation of the ``n`` rows (the same on every process: NumPy seeded by
+    ``(seed, epoch)``) is cut into global batches of ``batch_size`` (the last may be
+    smaller); each global batch into ``shards`` equal parts, one per process, and this
+    process's part (``shard``) into ``pieces`` equal batches, one per local replica, fed one
+    after another (a TensorFlow strategy takes them in turn). Every part must divide evenly
+    (:func:`toolkit.parallel.check_batches` says so first).
+
+    ``callback`` tells the feed which epoch starts; ``rows_read[epoch]`` counts the distinct
+    rows this process read in that epoch.
+    """
+
+    def __init__(self, arrays, batch_size, seed, shards=1, shard=0, pieces=1):
+        import keras
+
+        self.arrays = tuple(np.asarray(a) for a in arrays)
+        self.n = len(self.arrays[0])
+        if any(len(a) != self.n for a in self.arrays):
+            raise ValueError(f"arrays must have equal lengths; received {[len(a) for a in self.arrays]}")
+        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.shards, self.shard, self.pieces = int(shards), int(shard), int(pieces)
+        self.num_batches = -(-self.n // self.batch_size)
+        self.epoch = 0
+        self.rows_read = {}
+        feed = self
+
+        class _SetEpoch(keras.callbacks.Callback):
+            def on_epoch_begin(self, index, logs=None):
+                feed.epoch = int(index)
+
+        self.callback = _SetEpoch()
+        self.callback.feed = self
+
+    def order(self, epoch):
+        """The epoch's permutation of the rows (every process draws the same)."""
+        return np.random.default_rng([self.seed, int(epoch)]).permutation(self.n)
+
+    def part(self, step, epoch=None):
+        """The row indices this process reads in global batch ``step`` of ``epoch``."""
+        epoch = self.epoch if epoch is None else epoch
+        batch = self.order(epoch)[step * self.batch_size : (step + 1) * self.batch_size]
+        size = len(batch) // self.shards
+        return batch[self.shard * size : (self.shard + 1) * size]
+
+    def read(self, step):
+        """This process's pieces of global batch ``step`` of the current epoch, as tuples of
+        arrays; counted in :attr:`rows_read`."""
+        rows = self.part(step)
+        seen = self.rows_read.setdefault(self.epoch, np.zeros(self.n, dtype=bool))
+        seen[rows] = True
+        return [tuple(a[piece] for a in self.arrays) for piece in np.split(rows, self.pieces)]
+
+    def counts(self):
+        """``{epoch: rows read}`` (1-based epochs)."""
+        return {epoch + 1: int(mask.sum()) for epoch, mask in sorted(self.rows_read.items())}
+
+    def keras_input(self):
+        """What ``fit`` takes as ``x``: a ``keras.utils.PyDataset`` on JAX (Keras spreads each
+        process's part over its local devices), a strategy-made dataset on TensorFlow."""
+        import keras
+
+        from toolkit import parallel
+
+        feed = self
+        if keras.backend.backend() != "tensorflow":
+
+            class Feed(keras.utils.PyDataset):
+                def __len__(self):
+                    return feed.num_batches
+
+                def __getitem__(self, step):
+                    (piece,) = feed.read(step)
+                    return piece
+
+            return Feed()
+        import tensorflow as tf
+
+        def pieces():
+            for step in range(feed.num_batches):
+                yield from feed.read(step)
+
+        signature = tuple(tf.TensorSpec((None, *a.shape[1:]), tf.as_dtype(a.dtype)) for a in self.arrays)
+        dataset = tf.data.Dataset.from_generator(pieces, output_signature=signature)
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(self.num_batches * self.pieces))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+        return parallel.distribute_feed(dataset.with_options(options))
+
+
 def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, validation_split=0.0):
     """The input arguments for ``model.fit`` and the callbacks that go with them:
     ``model.fit(**inputs, callbacks=[*extra, ...], ...)``.
@@ -106,7 +202,23 @@ def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, va
     if validation_split:
         inputs["validation_split"] = validation_split
     arrays = [a for a in (x, y, sample_weight) if a is not None]
-    if shuffle is not True or validation_split or y is None or not all(isinstance(a, np.ndarray) for a in arrays):
+    plain = shuffle is not True or validation_split or y is None or not all(isinstance(a, np.ndarray) for a in arrays)
+    from toolkit import parallel
+
+    par = parallel.current()
+    if par.sharded_feed:
+        if plain:
+            raise ValueError(
+                "data-parallel training feeds (x, y[, sample_weight]) NumPy arrays, shuffled; "
+                f"received x={type(x).__name__}, y={type(y).__name__}, shuffle={shuffle!r}, "
+                f"validation_split={validation_split!r} (pass validation_data instead)"
+            )
+        parallel.check_batches(len(arrays[0]), batch_size)
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        feed = ShardedEpochs(arrays, batch_size, seed, par.processes, par.process_id, parallel.replicas_per_process())
+        return {"x": feed.keras_input(), "shuffle": False}, [feed.callback]
+    if plain:
         return inputs, []
     feed = epoch_shuffled(tuple(arrays), batch_size, seed=seed)
     if feed is None:

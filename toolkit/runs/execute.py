@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -44,16 +45,17 @@ def run_form(experiment, config):
     return "custom"
 
 
-def rerun_command(experiment, config, data_dir=None, device="cpu"):
+def rerun_command(experiment, config, data_dir=None, device="cpu", processes=1):
     """The command that reruns this one experiment with this config (whatever started it:
     the tour, ``make``, several experiments at once): its form, then ``--set`` for every key
-    that differs from that form."""
+    that differs from that form; a multi-process run reruns through ``launch``."""
     import json
     import shlex
 
     form = run_form(experiment, config)
     base = {**experiment.defaults(), **(experiment.quick if form == "quick" else {})}
-    parts = ["python -m toolkit run", experiment.name] + (["--quick"] if form == "quick" else [])
+    launch = [f"python -m toolkit launch --processes {processes} run"] if processes > 1 else ["python -m toolkit run"]
+    parts = [*launch, experiment.name] + (["--quick"] if form == "quick" else [])
     for key, value in config.items():
         if key == "seed" and value != base.get("seed"):
             parts.append(f"--seed {value}")
@@ -116,8 +118,18 @@ def run_experiment(
     devices=None,
     data_dir=None,
     tensorboard=False,
+    coordinator=None,
+    num_processes=None,
+    process_id=None,
+    peer_timeout=None,
 ):
     """Run ``experiment`` with a resolved ``config``; return the run folder's path.
+
+    A multi-process run (``coordinator``/``num_processes``/``process_id``, or the variables
+    of :func:`toolkit.parallel.cluster`) runs the same experiment in every process; process 0
+    writes the run folder, the others write into a scratch folder deleted at the end (with
+    ``resume`` they start from a copy of process 0's unfinished folder, so all resume from
+    the same checkpoint: several machines need ``--out`` on a shared file system).
 
     Raises ``ToolkitError`` subclasses for anything the user can fix; the folder's
     ``status.json`` records ``failed`` with the message when the run dies of an error.
@@ -126,27 +138,53 @@ def run_experiment(
     stay, no partially written file does, and ``--resume`` continues once there is room.
     """
     from toolkit import devices as dev
+    from toolkit import parallel
     from toolkit.resources import check_config_memory
 
     out_root = os.path.abspath(out_root)
-    check_writable(out_root, need=RESERVE_BYTES + STATUS_BYTES)
     check_config_memory(experiment, config)  # before anything is loaded or built
+    # first: JAX's processes must join before anything else touches the backend
+    par = parallel.setup(devices, coordinator, num_processes, process_id, peer_timeout or parallel.PEER_TIMEOUT)
+    if par.writer:
+        check_writable(out_root, need=RESERVE_BYTES + STATUS_BYTES)
     dev.require_device(device)
     dev.set_precision(bool(config.get("mixed_precision", False)), device)
-    used = dev.setup_data_parallel(devices)
     seed = int(config.get("seed", 0))
     dev.make_deterministic(seed)
 
-    folder, resumed = _open_folder(out_root, experiment, config, resume)
+    scratch = None
+    if par.writer:
+        folder, resumed = _open_folder(out_root, experiment, config, resume)
+    else:
+        scratch = tempfile.mkdtemp(prefix=f"toolkit-process{par.process_id}-")
+        folder, resumed = _scratch_folder(scratch, out_root, experiment, config, resume)
     try:
-        return _run_locked(
-            experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data, tensorboard
-        )
+        with par.scope():
+            path = _run_locked(
+                experiment, config, folder, resumed, out_root, device, par, data_dir, fallback_data, tensorboard
+            )
+        return path if scratch is None else None
     finally:
         folder.unlock()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run_locked(experiment, config, folder, resumed, out_root, device, used, data_dir, fallback_data, tensorboard):
+def _scratch_folder(scratch, out_root, experiment, config, resume):
+    """A process other than 0: its run folder is a scratch copy that nobody reads; to resume,
+    a copy of the newest unfinished run folder of process 0 with the same config (the
+    checkpoint every process must restart from)."""
+    leader = latest_unfinished(out_root, experiment.name) if resume else None
+    if leader is not None and leader.read("config") != _json_roundtrip(config):
+        leader = None  # process 0 refuses it with the reason
+    if leader is None:
+        return new_run_folder(scratch, experiment.name).lock(), False
+    target = os.path.join(scratch, experiment.name, os.path.basename(leader.path))
+    shutil.copytree(leader.path, target, ignore=shutil.ignore_patterns(".lock", ".reserve"))
+    return RunFolder(target).lock(), True
+
+
+def _run_locked(experiment, config, folder, resumed, out_root, device, par, data_dir, fallback_data, tensorboard):
     from toolkit import devices as dev
     from toolkit.claims import judge
     from toolkit.reports import write_index, write_report
@@ -171,8 +209,8 @@ def _run_locked(experiment, config, folder, resumed, out_root, device, used, dat
         folder.reserve()  # room to record a failure in, should the disk fill up
         folder.write("config", config)
         env = dev.environment(int(config.get("seed", 0)), device)
-        env["data_parallel_devices"] = [str(d) for d in used]
-        env["command"] = rerun_command(experiment, config, data_dir, device)
+        env.update(par.describe())
+        env["command"] = rerun_command(experiment, config, data_dir, device, processes=par.processes)
         env["invoked_as"] = _invocation()
         folder.write("env", env)
         folder.write_status("running", started, seconds=earlier or None)
@@ -185,7 +223,7 @@ def _run_locked(experiment, config, folder, resumed, out_root, device, used, dat
             # nothing was run: leave no folder behind, only the one-line error
             shutil.rmtree(folder.path, ignore_errors=True)
         else:
-            _record_failure(run, experiment, config, started, judge, message, out_root)
+            _record_failure(run, experiment, config, started, judge, message, out_root if par.writer else None)
         if disk:
             raise RunError(message) from None
         raise
@@ -193,6 +231,8 @@ def _run_locked(experiment, config, folder, resumed, out_root, device, used, dat
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     folder.release_reserve()
+    if not par.writer:
+        return folder.path  # process 0 writes the reports
     try:
         write_report(folder.path)
         shutil.rmtree(folder.checkpoint_dir(), ignore_errors=True)
@@ -252,7 +292,8 @@ def _record_failure(run, experiment, config, started, judge, message, out_root):
     attempt(folder.write_status, "failed", started, seconds=seconds, error=message)
     attempt(_finish, run, experiment, config, started, judge, status="failed", error=message, seconds=seconds)
     attempt(write_report, folder.path)
-    attempt(write_index, out_root)
+    if out_root is not None:
+        attempt(write_index, out_root)
     folder.remove_partials()
 
 

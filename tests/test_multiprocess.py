@@ -1,0 +1,283 @@
+"""Multi-process data parallelism (``toolkit.parallel``, ``python -m toolkit launch``).
+
+The run tests start real processes through the CLI on the embedded ``shapes`` set: two local
+processes talk through the same collectives two machines would (JAX: gloo; TensorFlow:
+``MultiWorkerMirroredStrategy`` over gRPC). Marked ``backends``: ``make test`` runs them on
+TensorFlow and again on JAX.
+"""
+
+import csv
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from tests.harness import REPO
+from toolkit import parallel
+from toolkit.data.pipeline import ShardedEpochs
+from toolkit.errors import RunError
+
+# 1,024 images in batches of 32 (every global batch splits 16 + 16), 3 epochs: both models
+# learn well above chance (CNN ~0.87, MLP ~0.66 on one process), so the comparison means something
+ARGS = [
+    "cnn-mnist",
+    "--quick",
+    "--epochs",
+    "3",
+    "--set",
+    "dataset=shapes",
+    "--set",
+    "limit=1024",
+    "--set",
+    "test_limit=256",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "shifts=0,2",
+    "--set",
+    "rotations=0,45",
+]
+# stated tolerance: the 2-process run trains on the same global batches in another order
+# than Keras's own shuffle of the 1-process run (and sums gradients in another order)
+ACCURACY_TOLERANCE = 0.10
+KILL_BOUND_S = 60  # launch's GRACE (10 s) + start-up, on a loaded 2-core machine
+
+
+def _env():
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": keras.backend.backend()}
+
+
+def _toolkit(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _runs(out):
+    return sorted(glob.glob(os.path.join(str(out), "cnn-mnist", "*", "config.json")))
+
+
+def _read(folder, name):
+    with open(os.path.join(folder, name)) as fh:
+        return json.load(fh)
+
+
+# --- the feed -----------------------------------------------------------------------------
+
+
+def test_sharded_epochs_partition_every_global_batch():
+    x = np.arange(40).reshape(20, 2)
+    y = np.arange(20)
+    a = ShardedEpochs((x, y), batch_size=8, seed=3, shards=2, shard=0)
+    b = ShardedEpochs((x, y), batch_size=8, seed=3, shards=2, shard=1)
+    assert a.num_batches == 3  # 8, 8 and a last batch of 4
+    for epoch in (0, 1):
+        order = a.order(epoch)
+        np.testing.assert_array_equal(order, b.order(epoch))  # the same permutation everywhere
+        for step in range(3):
+            batch = order[step * 8 : (step + 1) * 8]
+            # the two parts are the global batch's halves, in order
+            np.testing.assert_array_equal(np.concatenate([a.part(step, epoch), b.part(step, epoch)]), batch)
+    assert not np.array_equal(a.order(0), a.order(1))  # a new order every epoch
+    assert np.array_equal(a.order(1), ShardedEpochs((x, y), 8, seed=3).order(1))  # seeded by (seed, epoch)
+
+
+def test_sharded_epochs_count_the_rows_read_and_feed_pieces():
+    x = np.arange(24, dtype="float32").reshape(12, 2)
+    y = np.arange(12)
+    feed = ShardedEpochs((x, y), batch_size=8, seed=0, shards=2, shard=1, pieces=2)
+    for epoch in (0, 1):
+        feed.epoch = epoch
+        for step in range(feed.num_batches):
+            pieces = feed.read(step)
+            assert len(pieces) == 2 and all(len(p[0]) == len(p[1]) for p in pieces)
+            rows = np.concatenate([p[1] for p in pieces])
+            np.testing.assert_array_equal(rows, feed.part(step))  # y is the row index
+            np.testing.assert_array_equal(np.concatenate([p[0] for p in pieces]), x[rows])
+        feed.read(0)  # read again (Keras peeks at a first batch): counted once
+    assert feed.counts() == {1: 6, 2: 6}  # 4 of the first batch of 8, 2 of the last of 4
+
+
+def test_uneven_parts_are_refused_before_training(monkeypatch):
+    monkeypatch.setattr(parallel, "_CURRENT", parallel.Parallel(processes=2, devices=["a", "b"]))
+    parallel.check_batches(128, 32)
+    with pytest.raises(RunError, match=r"splits every batch over 2 devices: .*last batch \(5 of 101"):
+        parallel.check_batches(101, 16)
+
+
+# --- where a process learns its place -----------------------------------------------------
+
+
+@pytest.fixture
+def clean_cluster_env(monkeypatch):
+    for name in (parallel.ADDRESSES_VAR, parallel.PROCESSES_VAR, parallel.PROCESS_ID_VAR, "TF_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_cluster_from_arguments_environment_and_tf_config(clean_cluster_env):
+    assert parallel.cluster() is None
+    assert parallel.cluster("h:1", 2, 1) == (["h:1"], 2, 1)
+    assert parallel.cluster("h:1", 1, 0) is None  # one process is a plain run
+    clean_cluster_env.setenv(parallel.ADDRESSES_VAR, "a:1,b:2")
+    clean_cluster_env.setenv(parallel.PROCESSES_VAR, "2")
+    clean_cluster_env.setenv(parallel.PROCESS_ID_VAR, "0")
+    assert parallel.cluster() == (["a:1", "b:2"], 2, 0)
+    for name in (parallel.ADDRESSES_VAR, parallel.PROCESSES_VAR, parallel.PROCESS_ID_VAR):
+        clean_cluster_env.delenv(name)
+    clean_cluster_env.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2", "c:3"]}, "task": {"type": "worker", "index": 2}})
+    )
+    assert parallel.cluster() == (["a:1", "b:2", "c:3"], 3, 2)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("h:1", 2, None), "needs all three"),
+        (("h:1", 2, 2), "--process-id must be below --num-processes"),
+        (("h:1", "two", 0), "--num-processes must be an integer"),
+        (("nohost", 2, 0), "HOST:PORT"),
+        (("a:1,b:2,c:3", 2, 0), "lists 3 addresses for 2 processes"),
+    ],
+)
+def test_bad_cluster_settings_get_one_line(clean_cluster_env, args, message):
+    with pytest.raises(RunError, match=message):
+        parallel.cluster(*args)
+
+
+def test_bad_tf_config_gets_one_line(clean_cluster_env):
+    clean_cluster_env.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(RunError, match="TF_CONFIG must be JSON"):
+        parallel.cluster()
+
+
+def test_launch_refuses_what_it_cannot_start():
+    proc = _toolkit("launch", "--processes", "2", "list", timeout=60)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: launch starts a run:"), proc.stderr
+    proc = _toolkit("launch", "--processes", "0", "run", "cnn-mnist", timeout=60)
+    assert proc.returncode == 2 and "--processes must be an integer >= 1" in proc.stderr, proc.stderr
+
+
+# --- real runs of two processes -----------------------------------------------------------
+
+
+@pytest.mark.backends
+def test_two_processes_match_one_and_each_reads_half(tmp_path):
+    one = _toolkit("run", *ARGS, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-2000:]
+    two = _toolkit("launch", "--processes", "2", "run", *ARGS, "--out", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-2000:]
+
+    # each process read half of every epoch's 1,024 training images, for each model trained
+    read = re.findall(r"^\[(\d)\] \[(\w+)\] process (\d) of 2 read (.*) \(of (\d+) rows\)$", two.stdout, re.M)
+    assert sorted((m[0], m[1]) for m in read) == [("0", "cnn"), ("0", "mlp"), ("1", "cnn"), ("1", "mlp")]
+    for prefix, _, process, counts, total in read:
+        assert prefix == process and total == "1024"
+        assert counts == "epoch 1: 512, epoch 2: 512, epoch 3: 512"
+
+    # one run folder, written by process 0 only; the other process said so and left nothing
+    (config,) = _runs(tmp_path / "two")
+    folder = os.path.dirname(config)
+    assert _read(folder, "status.json")["status"] == "complete"
+    env = _read(folder, "env.json")
+    assert env["processes"] == 2 and env["process_id"] == 0 and len(env["data_parallel_devices"]) == 2
+    assert "python -m toolkit launch --processes 2 run cnn-mnist" in env["command"]
+    assert "[1] done (process 0 writes the run folder)" in two.stdout
+    assert two.stdout.count("report: ") == 1
+    assert set(os.listdir(tmp_path / "two")) <= {"cnn-mnist", "index.html", "claims.json"}
+
+    # the same test accuracy as one process, within the stated tolerance
+    (config_one,) = _runs(tmp_path / "one")
+    acc_one = _read(os.path.dirname(config_one), "metrics.json")["test_accuracy"]
+    acc_two = _read(folder, "metrics.json")["test_accuracy"]
+    for model in ("cnn", "mlp"):
+        assert abs(acc_two[model] - acc_one[model]) <= ACCURACY_TOLERANCE, (model, acc_one, acc_two)
+    assert acc_two["cnn"] > 0.5  # it learned (chance is 0.1)
+
+
+def _epochs_done(out):
+    metas = glob.glob(os.path.join(str(out), "cnn-mnist", "*", "checkpoints", "cnn", "training_metadata.json"))
+    return bool(metas)
+
+
+@pytest.mark.backends
+def test_a_killed_process_ends_the_run_in_bounded_time_and_it_resumes(tmp_path):
+    out = tmp_path / "out"
+    args = ["run", *ARGS, "--out", str(out)]
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "toolkit", "launch", "--processes", "2", *args],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pids = {}
+        while len(pids) < 2:
+            line = launcher.stdout.readline()
+            assert line, launcher.stderr.read()[-2000:]
+            found = re.match(r"launch: process (\d) of 2 is pid (\d+)", line)
+            if found:
+                pids[int(found.group(1))] = int(found.group(2))
+        deadline = time.monotonic() + 300
+        while not _epochs_done(out) and launcher.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert launcher.poll() is None, "the run ended before a checkpoint could be waited for"
+        os.kill(pids[1], signal.SIGKILL)
+        killed = time.monotonic()
+        _, err = launcher.communicate(timeout=KILL_BOUND_S)
+        elapsed = time.monotonic() - killed
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode != 0
+    assert "error: launch: process 1 was killed by SIGKILL; stopped the 1 other(s)" in err, err[-2000:]
+    assert elapsed < KILL_BOUND_S
+    (config,) = _runs(out)
+    folder = os.path.dirname(config)
+    assert _read(folder, "status.json")["status"] != "complete"
+
+    resumed = _toolkit("launch", "--processes", "2", *args, "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+    assert f"[0] resuming {folder}" in resumed.stdout
+    assert "[1] resumed from the checkpoint after epoch" in resumed.stdout  # process 1 too
+    assert _runs(out) == [config]  # still one run folder
+    assert _read(folder, "status.json")["status"] == "complete"
+    with open(os.path.join(folder, "history.csv")) as fh:
+        epochs = [int(r["epoch"]) for r in csv.DictReader(fh) if r["label"] == "cnn"]
+    assert epochs == [1, 2, 3]
+
+
+def test_devices_all_mirrors_over_two_logical_cpus_on_tensorflow(tmp_path):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("MirroredStrategy is TensorFlow's")
+    code = (
+        "import tensorflow as tf, sys\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from toolkit.cli import main\n"
+        f"sys.exit(main(['run', *{ARGS!r}, '--devices', 'all', '--out', {str(tmp_path)!r}]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (config,) = _runs(tmp_path)
+    env = _read(os.path.dirname(config), "env.json")
+    assert env["strategy"] == "MirroredStrategy" and len(env["data_parallel_devices"]) == 2
+    assert _read(os.path.dirname(config), "metrics.json")["test_accuracy"]["cnn"] > 0.5
