@@ -126,6 +126,10 @@ def _fresh_decoder(plan, k, code, conv_out, stage_shape, in_unit_range, tied):
     return decoder, activation
 
 
+ENCODE_BYTES = 64 * 2**20  # per batch of the once-per-stage encoding pass
+ENCODE_MAX_ROWS = 4096
+
+
 def _compute(layers, x, batch_size, name):
     """``x`` through ``layers`` in inference mode (dropout, noise, augmentation off), batch-wise."""
     if not layers:
@@ -134,9 +138,12 @@ def _compute(layers, x, batch_size, name):
     h = inputs
     for layer in layers:
         h = layer(h)
-    # one step per call: predict's steps_per_execution traces every step of a call apart, and
-    # this pass is made once per stage (benchmarks/per_step.py measured no gain)
-    return np.asarray(keras.Model(inputs, h, name=name).predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+    # inference only, rows independent: large batches (up to ENCODE_BYTES of input and output
+    # per batch) pay Keras's per-step cost a few times instead of once per training batch
+    # (predict's steps_per_execution traces every step of a call apart: no gain measured)
+    row = 4 * (int(np.prod(np.shape(x)[1:])) + int(np.prod(h.shape[1:])))
+    rows = max(int(batch_size), min(ENCODE_MAX_ROWS, ENCODE_BYTES // max(row, 1)))
+    return np.asarray(keras.Model(inputs, h, name=name).predict(x, batch_size=rows, verbose=0), dtype="float32")
 
 
 def _fresh_optimizer(optimizer):
