@@ -24,27 +24,15 @@ from tests.harness import REPO
 from toolkit import parallel
 from toolkit.data.pipeline import ShardedEpochs
 from toolkit.errors import RunError
+from toolkit.runs.execute import run_experiment
+from toolkit.runs.experiment import get_experiment
+from toolkit.runs.spec import resolve_config
 
 # 1,024 images in batches of 32 (every global batch splits 16 + 16), 3 epochs: both models
 # learn well above chance (CNN ~0.87, MLP ~0.66 on one process), so the comparison means something
-ARGS = [
-    "cnn-mnist",
-    "--quick",
-    "--epochs",
-    "3",
-    "--set",
-    "dataset=shapes",
-    "--set",
-    "limit=1024",
-    "--set",
-    "test_limit=256",
-    "--set",
-    "batch_size=32",
-    "--set",
-    "shifts=0,2",
-    "--set",
-    "rotations=0,45",
-]
+SETS = ["dataset=shapes", "limit=1024", "test_limit=256", "batch_size=32", "shifts=0,2", "rotations=0,45"]
+EPOCHS = 3
+ARGS = ["cnn-mnist", "--quick", "--epochs", str(EPOCHS), *(a for s in SETS for a in ("--set", s))]
 # stated tolerance: the 2-process run trains on the same global batches in another order
 # than Keras's own shuffle of the 1-process run (and sums gradients in another order)
 ACCURACY_TOLERANCE = 0.10
@@ -177,8 +165,9 @@ def test_launch_refuses_what_it_cannot_start():
 
 @pytest.mark.backends
 def test_two_processes_match_one_and_each_reads_half(tmp_path):
-    one = _toolkit("run", *ARGS, "--out", str(tmp_path / "one"))
-    assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-2000:]
+    # the reference: the same run as one process (in this one: no start-up to pay)
+    exp = get_experiment("cnn-mnist")
+    one = run_experiment(exp, resolve_config(exp, True, SETS, EPOCHS), out_root=str(tmp_path / "one"))
     two = _toolkit("launch", "--processes", "2", "run", *ARGS, "--out", str(tmp_path / "two"))
     assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-2000:]
 
@@ -201,8 +190,7 @@ def test_two_processes_match_one_and_each_reads_half(tmp_path):
     assert set(os.listdir(tmp_path / "two")) <= {"cnn-mnist", "index.html", "claims.json"}
 
     # the same test accuracy as one process, within the stated tolerance
-    (config_one,) = _runs(tmp_path / "one")
-    acc_one = _read(os.path.dirname(config_one), "metrics.json")["test_accuracy"]
+    acc_one = _read(one, "metrics.json")["test_accuracy"]
     acc_two = _read(folder, "metrics.json")["test_accuracy"]
     for model in ("cnn", "mlp"):
         assert abs(acc_two[model] - acc_one[model]) <= ACCURACY_TOLERANCE, (model, acc_one, acc_two)
