@@ -3,6 +3,7 @@
 #   make test   the test suite (sets up .venv first); .ci/run calls exactly this
 #
 # Variables: BACKEND=tensorflow|jax  DEVICE=cpu|gpu  DEVICES=all  QUICK=1  EPOCHS=N  SEED=N
+#            PROCESSES=N (each run as N local processes: python -m toolkit launch)
 #            DATASET=fashion_mnist|folder|file.npz (the MNIST experiments on other data)
 #            DATA_DIR=folder made by ../shared/data/prepare.py (default: ./data, prepared
 #            from ../shared/data when that exists)  OUT=reports folder  SET="key=value ..."
@@ -17,6 +18,7 @@ PY := $(VENV)/bin/python
 BACKEND ?= tensorflow
 DEVICE ?= cpu
 DEVICES ?=
+PROCESSES ?=
 QUICK ?=
 EPOCHS ?=
 SET ?=
@@ -26,7 +28,7 @@ OUT ?= reports
 SHARED_DATA ?= $(abspath ../shared/data)
 DATA_DIR ?= $(CURDIR)/data
 
-RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit run
+RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit $(if $(PROCESSES),launch --processes $(PROCESSES)) run
 RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
 	$(if $(QUICK),--quick) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICES),--devices $(DEVICES)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(DATASET),--set dataset=$(DATASET)) $(foreach s,$(SET),--set $(s))
