@@ -162,9 +162,10 @@ def run(config, run):
         cnn,
         convs[-1],
         ds.x_test[0],
-        run.figure("feature_maps_last.png", f"Feature maps of {convs[-1]}, the last convolution, for the same digit"),
+        run.figure("feature_maps_last.png", f"Feature maps of {convs[-1]}, the last convolution, for the same image"),
     )
     pred = cnn.predict(ds.x_test, batch_size=512, verbose=0).argmax(axis=1)
+    things = "digits" if config["dataset"] == "mnist" else "images"  # the claims hold on other data or not
     plot_confusion_matrix(
         ds.y_test,
         pred,
@@ -184,9 +185,9 @@ def run(config, run):
     for kind, unit, amounts in (("shift", "pixels", config["shifts"]), ("rotate", "degrees", config["rotations"])):
         rows = [[a, 100 * curves[(kind, "cnn")][a], 100 * curves[(kind, "mlp")][a]] for a in amounts]
         title = (
-            "Accuracy (%) on test digits shifted by n pixels (mean of right, left, down, up), slide 42"
+            f"Accuracy (%) on test {things} shifted by n pixels (mean of right, left, down, up), slide 42"
             if kind == "shift"
-            else "Accuracy (%) on test digits rotated by n degrees (mean of both senses), slide 55"
+            else f"Accuracy (%) on test {things} rotated by n degrees (mean of both senses), slide 55"
         )
         run.table(title, [unit, "CNN", "MLP"], rows)
         plot_lines(
@@ -201,7 +202,7 @@ def run(config, run):
             run.metric(f"{kind}.{a}.mlp", curves[(kind, "mlp")][a])
 
     run.observe(
-        f"on unshifted test digits the CNN reached {100 * scores['cnn']:.2f}% and the MLP {100 * scores['mlp']:.2f}%"
+        f"on unshifted test {things} the CNN reached {100 * scores['cnn']:.2f}% and the MLP {100 * scores['mlp']:.2f}%"
     )
     far = max(config["shifts"])
     drop = (
