@@ -269,3 +269,21 @@ def test_devices_all_mirrors_over_two_logical_cpus_on_tensorflow(tmp_path):
     env = _read(os.path.dirname(config), "env.json")
     assert env["strategy"] == "MirroredStrategy" and len(env["data_parallel_devices"]) == 2
     assert _read(os.path.dirname(config), "metrics.json")["test_accuracy"]["cnn"] > 0.5
+
+
+def test_a_peer_failure_is_told_in_one_line():
+    from toolkit.runs.execute import _failure_message, _peer_failure
+
+    par = parallel.Parallel(processes=2, process_id=1)
+    tf_like = RuntimeError(
+        "Graph execution error:\n\nDetected at node CollectiveReduceV2 defined at ...\n"
+        "Collective ops is aborted by: The following tasks are unhealthy (stopped sending heartbeats):\n"
+        "/job:worker/replica:0/task:0\n\t [[{{node CollectiveReduceV2}}]]"
+    )
+    message, disk = _failure_message(tf_like, par)
+    assert not disk and "\n" not in message and _peer_failure(tf_like, par)
+    assert message.startswith("process 1 of 2 stopped: RuntimeError: Collective ops is aborted by")
+    assert message.endswith("rerun every process with --resume to continue")
+    # one process: the error is the error
+    assert _failure_message(tf_like, parallel.Parallel())[0].startswith("RuntimeError: Graph execution error")
+    assert not _peer_failure(KeyboardInterrupt(), par) and not _peer_failure(RunError("x"), par)

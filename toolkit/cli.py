@@ -275,6 +275,7 @@ def main(argv=None):
                 return _run_many(list_experiments(), args, True, fallback=True, data_dir=data_dir, seed=args.seed)
         except ToolkitError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            _leave_if_multi_process(2)
             return 2
     except _UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -282,8 +283,10 @@ def main(argv=None):
     except KeyboardInterrupt as exc:
         if type(exc).__name__ == "_Terminated":  # SIGTERM during a run (toolkit.runs.execute)
             print("error: terminated (SIGTERM); rerun with --resume to continue", file=sys.stderr)
+            _leave_if_multi_process(128 + 15)
             return 128 + 15
         print("interrupted; rerun with --resume to continue", file=sys.stderr)
+        _leave_if_multi_process(130)
         return 130
     except OSError as exc:
         # a full disk or an unwritable folder reached by a path that did not say so itself:
@@ -294,6 +297,17 @@ def main(argv=None):
         print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _leave_if_multi_process(code):
+    """A failed process of a multi-process run leaves at once, its record written: a normal
+    exit would wait in JAX's shutdown barrier for the peers (a dead one never comes; JAX then
+    aborts with a stack dump after the heartbeat timeout)."""
+    parallel = sys.modules.get("toolkit.parallel")
+    if parallel is not None and parallel.current().multi_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _os_error_line(exc):

@@ -218,13 +218,13 @@ def _run_locked(experiment, config, folder, resumed, out_root, device, par, data
         experiment.run(config, run)
         _finish(run, experiment, config, started, judge, status="complete")
     except BaseException as exc:
-        message, disk = _failure_message(exc)
+        message, disk = _failure_message(exc, par)
         if not recorded and not resumed:
             # nothing was run: leave no folder behind, only the one-line error
             shutil.rmtree(folder.path, ignore_errors=True)
         else:
             _record_failure(run, experiment, config, started, judge, message, out_root if par.writer else None)
-        if disk:
+        if disk or _peer_failure(exc, par):
             raise RunError(message) from None
         raise
     finally:
@@ -253,10 +253,31 @@ def _run_locked(experiment, config, folder, resumed, out_root, device, par, data
     return folder.path
 
 
-def _failure_message(exc):
+_PEER_WORDS = ("heartbeat", "unhealthy", "closed by peer", "connection", "aborted", "unavailable", "deadline")
+
+
+def _peer_failure(exc, par):
+    """Whether ``exc`` ended a multi-process run from inside the backend (a collective that
+    lost its peer, a timeout): told in one line, never a traceback."""
+    return par.multi_process and not isinstance(exc, (ToolkitError, KeyboardInterrupt, MemoryError))
+
+
+def _peer_message(exc, par):
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = next((line for line in lines if any(w in line.lower() for w in _PEER_WORDS)), lines[0] if lines else "")
+    return (
+        f"process {par.process_id} of {par.processes} stopped: {type(exc).__name__}: {reason[:300]} "
+        "(another process died or stopped answering?); rerun every process with --resume to continue"
+    )
+
+
+def _failure_message(exc, par=None):
     """``(message, disk)``: what ``status.json`` and the user are told about ``exc``;
     ``disk`` when it is a full disk or an unwritable file (the run then ends in a one-line
-    ``RunError``, whatever library reported it)."""
+    ``RunError``, whatever library reported it). In a multi-process run an error from inside
+    the backend is told as a peer failure, in one line."""
+    if par is not None and _peer_failure(exc, par) and fileio.write_oserror(exc) is None:
+        return _peer_message(exc, par), False
     if isinstance(exc, _Terminated):
         return "terminated (SIGTERM); rerun with --resume to continue", False
     if isinstance(exc, KeyboardInterrupt):
