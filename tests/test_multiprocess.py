@@ -234,7 +234,7 @@ def test_a_killed_process_ends_the_run_in_bounded_time_and_it_resumes(tmp_path):
         if launcher.poll() is None:
             launcher.kill()
     assert launcher.returncode != 0
-    assert "error: launch: process 1 was killed by SIGKILL; stopped the 1 other(s)" in err, err[-2000:]
+    assert "error: launch: process 1 was killed by SIGKILL; the run stopped (all 2 processes)" in err, err[-2000:]
     assert elapsed < KILL_BOUND_S
     (config,) = _runs(out)
     folder = os.path.dirname(config)

@@ -119,13 +119,13 @@ def launch(processes, command, host="127.0.0.1", grace=GRACE):
         while True:
             failed = [(i, p.returncode) for i, p in enumerate(procs) if p.poll() not in (None, 0)]
             if failed:
-                index, code = failed[0]
-                others = sum(p.poll() is None for p in procs)
+                # seen together: a killed process is the cause, the others' errors its effect
+                index, code = min(failed, key=lambda f: (f[1] >= 0, f[0]))
                 _stop(procs, grace)
                 for relay in relays:
                     relay.join(timeout=5)
                 print(
-                    f"error: launch: process {index} {_describe(code)}; stopped the {others} other(s). "
+                    f"error: launch: process {index} {_describe(code)}; the run stopped (all {len(procs)} processes). "
                     "Rerun with --resume to continue from the last checkpoint",
                     file=sys.stderr,
                     flush=True,
