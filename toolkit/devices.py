@@ -1,7 +1,8 @@
-"""Devices, precision, determinism and data parallelism: the backend-specific set-up of a run.
+"""Devices, precision, determinism and the steps per compiled call: the backend-specific
+set-up of a run (data parallelism: :mod:`toolkit.parallel`).
 
-With :mod:`toolkit.diagnostics` (per-layer gradients) this is the only code that asks which
-backend Keras runs on.
+With :mod:`toolkit.diagnostics` (per-layer gradients), :mod:`toolkit.parallel` and
+:mod:`toolkit.data.pipeline` this is the only code that asks which backend Keras runs on.
 """
 
 import os
