@@ -28,7 +28,7 @@ OUT ?= reports
 SHARED_DATA ?= $(abspath ../shared/data)
 DATA_DIR ?= $(CURDIR)/data
 
-RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit $(if $(PROCESSES),launch --processes $(PROCESSES)) run
+RUN = KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m toolkit $(if $(PROCESSES),launch --processes $(PROCESSES) )run
 RUN_ARGS = --device $(DEVICE) --data-dir "$(DATA_DIR)" --out "$(OUT)" \
 	$(if $(QUICK),--quick) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(DEVICES),--devices $(DEVICES)) \
 	$(if $(SEED),--seed $(SEED)) $(if $(DATASET),--set dataset=$(DATASET)) $(foreach s,$(SET),--set $(s))
