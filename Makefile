@@ -69,8 +69,8 @@ TEST_WORKERS ?= 2
 # pytest's exit code 5 (no tests collected) is not a failure of the suite.
 test: data lint
 	@export TOOLKIT_DATA_DIR="$$( [ -d "$(DATA_DIR)/mnist" ] && echo "$(DATA_DIR)" )"; \
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n $(TEST_WORKERS) --dist load --maxschedchunk 1 --doctest-modules toolkit tests; rc=$$?; [ $$rc -eq 5 ] && rc=0; [ $$rc -eq 0 ] || exit $$rc; \
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(TEST_WORKERS) --dist load --maxschedchunk 1 -m backends -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 test-fast: setup
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -x

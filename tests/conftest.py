@@ -30,7 +30,27 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
 
 
+# Seconds the longest tests took in `make test` (idle machine, 933dd0b): they are sent to the
+# xdist workers first (`--dist load`), so none starts last and runs alone while the other
+# worker idles. Order only: a test missing here runs after them, in collection order.
+LONGEST = {
+    "test_quick_variant_runs_and_reports[zoo-cifar10]": 149,
+    "test_quick_variant_runs_and_reports[augment-cifar10]": 117,
+    "test_quick_variant_runs_and_reports[pretrain-mnist]": 108,
+    "test_two_processes_killed_resumed_and_finished_match_one_process": 63,
+    "test_quick_variant_runs_and_reports[activations-mnist]": 55,
+    "test_quick_variant_runs_and_reports[ae-mnist]": 52,
+    "test_quick_variant_runs_and_reports[deep-ae-mnist]": 47,
+    "test_quick_variant_runs_and_reports[cnn-mnist]": 32,
+    "test_quick_variant_runs_and_reports[sparse-ae-mnist]": 32,
+    "test_full_disk_mid_run_fails_in_one_line_keeps_the_record_and_resumes_identically": 23,
+    "test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run": 23,
+    "test_devices_all_mirrors_over_two_logical_cpus_on_tensorflow": 18,
+}
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: -LONGEST.get(item.name, 0))  # stable: the rest keep their order
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow")

@@ -107,7 +107,8 @@ class ShardedEpochs:
     (:func:`toolkit.parallel.check_batches` says so first).
 
     ``callback`` tells the feed which epoch starts; ``rows_read[epoch]`` counts the distinct
-    rows this process read in that epoch.
+    rows this process read in that epoch (reads before the first epoch starts, Keras's peek
+    at the shapes, are not counted).
     """
 
     def __init__(self, arrays, batch_size, seed, shards=1, shard=0, pieces=1):
@@ -121,12 +122,13 @@ class ShardedEpochs:
         self.shards, self.shard, self.pieces = int(shards), int(shard), int(pieces)
         self.num_batches = -(-self.n // self.batch_size)
         self.epoch = 0
+        self.started = False  # reads before the first epoch are Keras's peeks at the shapes
         self.rows_read = {}
         feed = self
 
         class _SetEpoch(keras.callbacks.Callback):
             def on_epoch_begin(self, index, logs=None):
-                feed.epoch = int(index)
+                feed.epoch, feed.started = int(index), True
 
         self.callback = _SetEpoch()
         self.callback.feed = self
@@ -146,8 +148,9 @@ class ShardedEpochs:
         """This process's pieces of global batch ``step`` of the current epoch, as tuples of
         arrays; counted in :attr:`rows_read`."""
         rows = self.part(step)
-        seen = self.rows_read.setdefault(self.epoch, np.zeros(self.n, dtype=bool))
-        seen[rows] = True
+        if self.started:
+            seen = self.rows_read.setdefault(self.epoch, np.zeros(self.n, dtype=bool))
+            seen[rows] = True
         return [tuple(a[piece] for a in self.arrays) for piece in np.split(rows, self.pieces)]
 
     def counts(self):
