@@ -13,16 +13,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-# Under pytest-xdist each worker gets its share of the cores for TensorFlow's thread pools
-# (and hands it to the processes it starts): with two workers on two cores, pools of two
-# threads each spin against each other. Measured on the quick-run tests of five experiments,
-# -n 2: 110 s wall / 182 CPU-s with one thread per worker against 126 s / 222 CPU-s.
-_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-if _workers > 1:
-    _share = str(max(1, (os.cpu_count() or 1) // _workers))
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _share)
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", _share)
-
 import pytest  # noqa: E402
 
 
@@ -30,7 +20,7 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
 
 
-# Seconds the longest tests took in `make test` (idle machine, 933dd0b): they are sent to the
+# Seconds the longest tests took in `make test` (idle machine, 7e9c005/933dd0b): they are sent to the
 # xdist workers first (`--dist load`), so none starts last and runs alone while the other
 # worker idles. Order only: a test missing here runs after them, in collection order.
 LONGEST = {
