@@ -179,9 +179,7 @@ def _scratch_folder(scratch, out_root, experiment, config, resume):
         leader = None  # process 0 refuses it with the reason
     if leader is None:
         return new_run_folder(scratch, experiment.name).lock(), False
-    target = os.path.join(scratch, experiment.name, os.path.basename(leader.path))
-    shutil.copytree(leader.path, target, ignore=shutil.ignore_patterns(".lock", ".reserve"))
-    return RunFolder(target).lock(), True
+    return leader.copy_to(scratch).lock(), True
 
 
 def _run_locked(experiment, config, folder, resumed, out_root, device, par, data_dir, fallback_data, tensorboard):

@@ -60,6 +60,17 @@ class RunFolder:
             raise RunError(f"{name!r} is outside the run folder {self.path}")
         return target
 
+    def copy_to(self, root):
+        """A copy of this run folder under ``root/<experiment>/<run-id>`` (its lock and
+        reserve left out), as a :class:`RunFolder`: another process of a multi-process run
+        resumes from it."""
+        import shutil
+
+        experiment, run_id = os.path.split(os.path.normpath(self.path))
+        target = os.path.join(root, os.path.basename(experiment), run_id)
+        shutil.copytree(self.path, target, ignore=shutil.ignore_patterns(guard.LOCK, guard.RESERVE))
+        return RunFolder(target)
+
     def checkpoint_dir(self, label=None):
         base = os.path.join(self.path, "checkpoints")
         return base if label is None else os.path.join(base, label)
