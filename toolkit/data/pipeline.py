@@ -134,8 +134,12 @@ class ShardedEpochs:
         self.callback.feed = self
 
     def order(self, epoch):
-        """The epoch's permutation of the rows (every process draws the same)."""
-        return np.random.default_rng([self.seed, int(epoch)]).permutation(self.n)
+        """The epoch's permutation of the rows (every process draws the same); drawn once
+        per epoch, not once per batch."""
+        epoch = int(epoch)
+        if getattr(self, "_order", (None,))[0] != epoch:
+            self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n))
+        return self._order[1]
 
     def part(self, step, epoch=None):
         """The row indices this process reads in global batch ``step`` of ``epoch``."""
@@ -208,6 +212,8 @@ def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, va
     plain = shuffle is not True or validation_split or y is None or not all(isinstance(a, np.ndarray) for a in arrays)
     from toolkit import parallel
 
+    if arrays and hasattr(arrays[0], "__len__"):
+        parallel.check_batches(len(arrays[0]), batch_size)  # every global batch splits evenly
     par = parallel.current()
     if par.sharded_feed:
         if plain:
@@ -216,7 +222,6 @@ def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, va
                 f"received x={type(x).__name__}, y={type(y).__name__}, shuffle={shuffle!r}, "
                 f"validation_split={validation_split!r} (pass validation_data instead)"
             )
-        parallel.check_batches(len(arrays[0]), batch_size)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         feed = ShardedEpochs(arrays, batch_size, seed, par.processes, par.process_id, parallel.replicas_per_process())

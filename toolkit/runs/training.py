@@ -230,7 +230,6 @@ class Trainer:
         kill is restored, not redone, on ``--resume`` (its stateful callbacks too).
         ``tensorboard=True`` (default: the run's ``--tensorboard``) adds Keras's
         ``TensorBoard`` callback writing to :meth:`tensorboard_dir`."""
-        from toolkit import parallel
         from toolkit.data.pipeline import fit_inputs
         from toolkit.devices import steps_per_execution, use_steps_per_execution
         from toolkit.resources import check_fit_memory
@@ -238,8 +237,6 @@ class Trainer:
         epochs = epochs or self.epochs
         batch_size = batch_size or self.batch_size
         check_fit_memory(model, x, batch_size, label)
-        if x is not None and hasattr(x, "__len__"):
-            parallel.check_batches(len(x), batch_size)
         callbacks = list(callbacks)
         done_weights, done_json = self._done_paths(label)
         saved = read_json(done_json) if self.resume else None
