@@ -58,7 +58,6 @@ class Parallel:
     process_id: int = 0
     devices: list = field(default_factory=list)
     strategy: object = None
-    addresses: list = field(default_factory=list)
     peer_timeout: int = PEER_TIMEOUT
 
     @property
@@ -245,7 +244,7 @@ def _join_jax(addresses, n, index, peer_timeout):
     found = keras.distribution.list_devices()
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=found, auto_shard_dataset=False))
     _patch_jax_predict()
-    return Parallel(processes=n, process_id=index, devices=list(found), addresses=addresses, peer_timeout=peer_timeout)
+    return Parallel(processes=n, process_id=index, devices=list(found), peer_timeout=peer_timeout)
 
 
 def _join_tf(addresses, n, index, peer_timeout):
@@ -269,7 +268,6 @@ def _join_tf(addresses, n, index, peer_timeout):
         process_id=index,
         devices=devices,
         strategy=strategy,
-        addresses=addresses,
         peer_timeout=peer_timeout,
     )
 
