@@ -92,6 +92,8 @@ CLAIMS = (
 
 
 QUICK = {"hidden_units": [128] * 10, "epochs": 3, "limit": 6000, "test_limit": 500, "probe_size": 256}
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 2, "limit": 1500, "test_limit": 300, "probe_size": 128}
 
 
 def _probe(ds, size, seed):
@@ -144,6 +146,7 @@ def estimate(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     check=check,
     claims=CLAIMS,
     estimate=estimate,

@@ -46,6 +46,8 @@ QUICK = {
     "limit": 10000,
     "test_limit": 1000,
 }
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 2, "limit": 2000, "test_limit": 300}
 
 
 def _by_size(metrics, key):
@@ -101,6 +103,7 @@ def estimate(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     claims=CLAIMS,
     estimate=estimate,
 )

@@ -125,6 +125,8 @@ QUICK = {  # the same regime, smaller: 2,000 images, 30 epochs, a 90 k-parameter
     "shifts": [0, 2, 4],
     "rotations": [0, 10, 15, 30],
 }
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 3, "limit": 400, "test_limit": 200, "invariance_limit": 100}
 
 
 def augment_params(config):
@@ -205,6 +207,7 @@ def check(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     check=check,
     claims=CLAIMS,
 )

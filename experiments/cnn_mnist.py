@@ -82,6 +82,8 @@ CLAIMS = (
 
 
 QUICK = {"epochs": 4, "limit": 6000, "test_limit": 1000, "shifts": [0, 1, 2, 4], "rotations": [0, 15, 45]}
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 2, "limit": 1500, "test_limit": 300}
 
 
 def compile_model(model, config, train_size):
@@ -110,6 +112,7 @@ def compile_model(model, config, train_size):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     check=check,
     claims=CLAIMS,
 )

@@ -49,6 +49,8 @@ QUICK = {
     "limit": 10000,
     "test_limit": 1000,
 }
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"pretrain_epochs": 1, "epochs": 2, "limit": 2000, "test_limit": 300}
 
 CLAIMS = (
     Claim(
@@ -103,6 +105,7 @@ def estimate(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     claims=CLAIMS,
     estimate=estimate,
 )

@@ -104,6 +104,8 @@ QUICK = {
     "limit": 10000,
     "test_limit": None,
 }
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"labels": [200], "pretrain_epochs": 1, "epochs": 1, "max_epochs": 3, "limit": 2000, "test_limit": 500}
 
 
 def _encoder(x_dim, units, activation, name):
@@ -148,6 +150,7 @@ def estimate(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     check=check,
     claims=CLAIMS,
     estimate=estimate,

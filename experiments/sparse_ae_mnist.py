@@ -68,6 +68,8 @@ CLAIMS = (_penalty_claim("l1"), _penalty_claim("kl"))
 
 
 QUICK = {"test_limit": 1000}
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 2, "limit": 1500, "test_limit": 300}
 
 
 def estimate(config):
@@ -89,6 +91,7 @@ def estimate(config):
     spec=SPEC,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     claims=CLAIMS,
     estimate=estimate,
 )

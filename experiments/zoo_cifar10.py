@@ -91,6 +91,8 @@ CLAIMS = (
 
 
 QUICK = {"models": ["lenet5", "alexnet", "resnet20"], "epochs": 5, "limit": 1500, "test_limit": 500}
+# the test suite's form (Experiment.smoke): the quick form on fewer images and epochs
+SMOKE = {"epochs": 2, "limit": 400, "test_limit": 200}
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -162,6 +164,7 @@ def _finite(values):
     check=check_schedule,
     params=PARAMS,
     quick=QUICK,
+    smoke=SMOKE,
     claims=CLAIMS,
 )
 def run(config, run):

@@ -20,22 +20,27 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run tests marked slow")
 
 
-# Seconds the longest tests took in `make test` (idle machine, 7e9c005/933dd0b): they are sent to the
-# xdist workers first (`--dist load`), so none starts last and runs alone while the other
-# worker idles. Order only: a test missing here runs after them, in collection order.
+# Seconds the longest tests took (idle machine, 2026-12-01; the smoke forms run alone, serially):
+# they are sent to the xdist workers first (`--dist load`), so none starts last and runs alone
+# while the other worker idles. Order only: a test missing here runs after them, in collection order.
 LONGEST = {
-    "test_quick_variant_runs_and_reports[zoo-cifar10]": 149,
-    "test_quick_variant_runs_and_reports[augment-cifar10]": 117,
-    "test_quick_variant_runs_and_reports[pretrain-mnist]": 108,
-    "test_two_processes_killed_resumed_and_finished_match_one_process": 63,
-    "test_quick_variant_runs_and_reports[activations-mnist]": 55,
-    "test_quick_variant_runs_and_reports[ae-mnist]": 52,
-    "test_quick_variant_runs_and_reports[deep-ae-mnist]": 47,
-    "test_quick_variant_runs_and_reports[cnn-mnist]": 32,
-    "test_quick_variant_runs_and_reports[sparse-ae-mnist]": 32,
-    "test_full_disk_mid_run_fails_in_one_line_keeps_the_record_and_resumes_identically": 23,
+    "test_two_processes_killed_resumed_and_finished_match_one_process": 88,
+    "test_smoke_form_runs_and_reports[zoo-cifar10]": 26,
+    "test_smoke_form_runs_and_reports[activations-mnist]": 28,
+    "test_devices_all_mirrors_over_two_logical_cpus_on_tensorflow": 26,
+    "test_full_disk_mid_run_fails_in_one_line_keeps_the_record_and_resumes_identically": 24,
     "test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run": 23,
-    "test_devices_all_mirrors_over_two_logical_cpus_on_tensorflow": 18,
+    "test_sigterm_records_a_failed_run_that_resume_completes": 20,
+    "test_resume_of_a_live_run_is_refused_naming_its_pid_then_works_after_sigkill": 19,
+    "test_every_kind_round_trips_in_process_and_in_a_fresh_process": 19,
+    "test_callback_on_a_users_sequential_beats_random_init_with_few_labels": 16,
+    "test_both_devices_train_and_match_one_device": 15,
+    "test_smoke_form_runs_and_reports[augment-cifar10]": 15,
+    "test_smoke_form_runs_and_reports[pretrain-mnist]": 15,
+    "test_every_model_trains_a_step_and_round_trips[resnet9]": 15,
+    "test_cli_devices_all_runs_data_parallel": 14,
+    "test_smoke_form_runs_and_reports[ae-mnist]": 13,
+    "test_smoke_form_runs_and_reports[cnn-mnist]": 12,
 }
 
 

@@ -1,5 +1,8 @@
 """Every experiment's quick variant, through the real entry point, into a run folder.
 
+The default suite runs each experiment's smoke form (``Experiment.smoke``: the quick form's
+models and lists on fewer images and epochs: every code path, in seconds); the quick forms
+themselves, whose numbers the tour reports, run under ``--run-slow`` and in ``make demo``.
 On the real datasets when TOOLKIT_DATA_DIR is set (as `make test` and CI do), else on the
 embedded 'shapes' set, as the tour does.
 """
@@ -15,9 +18,33 @@ from toolkit.runs.spec import resolve_config
 
 
 @pytest.mark.parametrize("name", list_experiments())
+def test_smoke_form_runs_and_reports(name, tmp_path):
+    _runs_and_reports(name, tmp_path, smoke=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_experiments())
 def test_quick_variant_runs_and_reports(name, tmp_path):
+    _runs_and_reports(name, tmp_path, smoke=False)
+
+
+def test_every_smoke_form_is_smaller_than_the_quick_form_and_keeps_its_models():
+    """The smoke form only shrinks: no key it sets grows, and it changes no model or list."""
+    for name in list_experiments():
+        exp = get_experiment(name)
+        quick, smoke = resolve_config(exp, use_quick=True), resolve_config(exp, smoke=True)
+        for key, value in exp.smoke.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert quick[key] is None or value <= quick[key], (name, key)
+            else:
+                assert len(value) == len(quick[key]), (name, key)
+        kept = {k: v for k, v in quick.items() if k not in exp.smoke}
+        assert kept == {k: smoke[k] for k in kept}, name
+
+
+def _runs_and_reports(name, tmp_path, smoke):
     exp = get_experiment(name)
-    config = resolve_config(exp, use_quick=True)
+    config = resolve_config(exp, use_quick=True, smoke=smoke)
     run_dir = run_experiment(
         exp, config, out_root=tmp_path, fallback_data=True, data_dir=os.environ.get("TOOLKIT_DATA_DIR") or None
     )

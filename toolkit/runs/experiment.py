@@ -1,8 +1,8 @@
 """What an experiment is, and the registry that finds them.
 
 An experiment is one file in ``experiments/`` whose ``run(config, run)`` function carries
-the :func:`experiment` decorator: that declares its name, slides, config keys, quick form
-and claims, and registers it. :func:`list_experiments` imports every module of the
+the :func:`experiment` decorator: that declares its name, slides, config keys, quick (and
+smoke) form and claims, and registers it. :func:`list_experiments` imports every module of the
 ``experiments`` package (discovery), so adding an experiment is adding one file.
 """
 
@@ -26,6 +26,9 @@ class Experiment:
         spec: the framework keys' defaults (:class:`RunSpec`).
         params: the experiment's own keys, ``{name: Param}``.
         quick: overrides of the quick form (the tour, ``--quick``).
+        smoke: overrides of the quick form for the test suite: the same models, layers and
+            lists, on fewer images and epochs, so every code path of the quick form runs in
+            seconds (its numbers are not the lecture's evidence; the quick form's are).
         check: ``check(config)`` for keys that depend on each other, or ``None``.
         claims: the lecture's claims this experiment tests (:class:`toolkit.claims.Claim`).
         order: its place in the tour (the lecture's order).
@@ -43,6 +46,7 @@ class Experiment:
     spec: RunSpec = RunSpec()
     params: dict = dataclasses.field(default_factory=dict)
     quick: dict = dataclasses.field(default_factory=dict)
+    smoke: dict = dataclasses.field(default_factory=dict)
     check: object = None
     claims: tuple = ()
     order: float = 0.0
@@ -52,9 +56,10 @@ class Experiment:
         clash = set(self.params) & {f.name for f in dataclasses.fields(RunSpec)}
         if clash:
             raise ValueError(f"{self.name}: params {sorted(clash)} belong to the RunSpec; set them there")
-        unknown = set(self.quick) - set(self.params_with_spec())
-        if unknown:
-            raise ValueError(f"{self.name}: quick names unknown keys {sorted(unknown)}")
+        for form in ("quick", "smoke"):
+            unknown = set(getattr(self, form)) - set(self.params_with_spec())
+            if unknown:
+                raise ValueError(f"{self.name}: {form} names unknown keys {sorted(unknown)}")
 
     @property
     def datasets(self):

@@ -274,14 +274,16 @@ def check_config(params, config):
         param.check(key, value)
 
 
-def resolve_config(experiment, use_quick=False, overrides=(), epochs=None):
-    """The checked config of ``experiment``: its defaults, then the quick variant, then
-    ``--epochs``, then ``--set key=value`` overrides; then every declared check and the
-    experiment's own cross-check."""
+def resolve_config(experiment, use_quick=False, overrides=(), epochs=None, smoke=False):
+    """The checked config of ``experiment``: its defaults, then the quick variant (and with
+    ``smoke``, the test suite's smaller form of it), then ``--epochs``, then ``--set
+    key=value`` overrides; then every declared check and the experiment's own cross-check."""
     params = experiment.params_with_spec()
     config = {key: param.default for key, param in params.items()}
-    if use_quick:
+    if use_quick or smoke:
         config.update(experiment.quick)
+    if smoke:
+        config.update(experiment.smoke)
     if epochs is not None:
         config["epochs"] = epochs
     for item in overrides:
