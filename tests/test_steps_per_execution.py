@@ -119,3 +119,37 @@ def test_greedy_pretraining_is_the_same_with_several_steps_per_call(monkeypatch)
         weights.append(parts.model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_built_before_fit_the_step_is_traced_once_and_nothing_changes(monkeypatch):
+    """On TensorFlow Keras 3.15 builds Adam's slots and the metrics inside the first trace of
+    the train step, which then makes tf.function trace it again; built first
+    (devices.build_before_fit, as Run.fit, the greedy stages and fine_tune do), it is traced
+    once, to the same weights, optimizer state and history, bit for bit."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the second trace is TensorFlow's; other backends build the optimizer in fit")
+    x, y = _data()
+    traces = []
+    step = keras.Model.train_step
+
+    def counted(self, data):
+        traces.append(1)
+        return step(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counted)
+    counts, states = [], []
+    for first in (False, True):
+        keras.utils.set_random_seed(0)
+        model = _model()
+        if first:
+            assert devices.build_before_fit(model, x, y) is True
+        assert model.optimizer.built is first
+        del traces[:]
+        history = model.fit(x[:96], y[:96], batch_size=BATCH, epochs=2, shuffle=False, verbose=0)  # one shape
+        counts.append(len(traces))
+        states.append([keras.ops.convert_to_numpy(v) for v in [*model.weights, *model.optimizer.variables]])
+        states[-1].append(np.array([history.history["loss"], history.history["accuracy"]]))
+    assert devices.build_before_fit(model, x[:0]) is False  # built already, and no rows
+    assert counts == [2, 1]
+    for a, b in zip(*states):
+        np.testing.assert_array_equal(a, b)

@@ -130,6 +130,39 @@ def use_steps_per_execution(model, steps):
     return steps
 
 
+def build_before_fit(model, x=None, y=None):
+    """Build a compiled ``model``'s optimizer — and, given ``x`` (and ``y``) as NumPy arrays,
+    its compiled metrics and loss — before ``fit``, on TensorFlow without a strategy;
+    returns False where it leaves that to Keras.
+
+    Keras 3.15 defers those builds, there, to the first trace of the train step, whose new
+    variables (Adam's moments, the metrics' totals) then make ``tf.function`` trace the step
+    a second time: one more trace in every fit's first epoch (0.25 s for a 250-30-250
+    autoencoder, about 1 s for the 784-1000-500-250-30 stack, on these CPUs:
+    benchmarks/RESULTS.md). Built here — the metrics and loss through Keras's own symbolic
+    build (``Trainer._symbolic_build``, what its ``fit`` runs under a strategy and on the other
+    backends), on one row's shapes — the variables are the same zeros and the step is traced
+    once. Under a strategy Keras builds them itself in the strategy's scope; on the other
+    backends its ``fit`` builds them before tracing."""
+    import numpy as np
+
+    from toolkit import parallel
+
+    optimizer = getattr(model, "optimizer", None)
+    if backend_name() != "tensorflow" or optimizer is None or parallel.current().strategy is not None:
+        return False
+    if not model.built or not model.trainable_variables:
+        return False
+    arrays = isinstance(x, np.ndarray) and len(x) and (y is None or isinstance(y, np.ndarray))
+    if arrays and hasattr(model, "_symbolic_build"):
+        model._symbolic_build(data_batch=(x[:1], None if y is None else y[:1], None))
+        return True
+    if optimizer.built:
+        return False
+    optimizer.build(model.trainable_variables)
+    return True
+
+
 def check_data_parallel_batches(num_samples, batch_size):
     """See :func:`toolkit.parallel.check_batches`."""
     from toolkit import parallel

@@ -11,7 +11,7 @@ import numpy as np
 from toolkit.activations import activation_label, get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
 from toolkit.data.pipeline import fit_inputs
-from toolkit.devices import steps_per_execution
+from toolkit.devices import build_before_fit, steps_per_execution
 from toolkit.errors import ToolkitError, check_int, is_int
 from toolkit.layers import Conv2DTransposeTied, DenseTranspose
 from toolkit.pretraining.plan import _NOISE, _activation_of, _io_shapes, _shape, plan_stages
@@ -306,6 +306,7 @@ def greedy_pretrain_model(
         stage_model.compile(
             optimizer=_fresh_optimizer(optimizer), loss=loss, steps_per_execution=steps_per_execution(callbacks)
         )
+        build_before_fit(stage_model, h, h)  # one trace of the stage's train step, not two (TensorFlow)
         data, extra = fit_inputs(h, h, batch_size)  # a new order every epoch on TensorFlow too
         history = stage_model.fit(
             **data,

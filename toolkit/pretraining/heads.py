@@ -5,6 +5,7 @@ import keras
 
 from toolkit.activations import get_activation
 from toolkit.data.pipeline import fit_inputs
+from toolkit.devices import build_before_fit
 from toolkit.errors import ToolkitError, check_choice, check_int
 from toolkit.pretraining.greedy import _fresh_optimizer
 
@@ -142,6 +143,7 @@ def fine_tune(
     combined = {}
 
     def run(first, last):
+        build_before_fit(model, x, y)  # one trace of the train step, not two (TensorFlow)
         history = model.fit(**data, initial_epoch=first, epochs=last, **fit)
         for key, values in history.history.items():
             combined.setdefault(key, []).extend(values)

@@ -231,7 +231,7 @@ class Trainer:
         ``tensorboard=True`` (default: the run's ``--tensorboard``) adds Keras's
         ``TensorBoard`` callback writing to :meth:`tensorboard_dir`."""
         from toolkit.data.pipeline import fit_inputs
-        from toolkit.devices import steps_per_execution, use_steps_per_execution
+        from toolkit.devices import build_before_fit, steps_per_execution, use_steps_per_execution
         from toolkit.resources import check_fit_memory
 
         epochs = epochs or self.epochs
@@ -273,6 +273,7 @@ class Trainer:
         # callback of the run works per epoch, so the epochs, their rows, checkpoints and seeds
         # are what they were with one step per call
         use_steps_per_execution(model, steps_per_execution(run_callbacks))
+        build_before_fit(model, x, y)  # one trace of the train step, not two (TensorFlow)
         history = model.fit(
             **inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks, verbose=_verbosity(), **kwargs
         )
