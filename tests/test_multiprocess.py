@@ -222,6 +222,37 @@ def _launch_and_kill_process_1(out):
             launcher.kill()
 
 
+def test_the_copy_for_another_process_leaves_out_what_is_in_flight(tmp_path, monkeypatch):
+    """Process 1 copies process 0's unfinished folder while process 0 resumes in it: the
+    lock, the reserve, atomic writes' temporary files and a checkpoint's partial weights
+    stay out, and a file deleted between the listing and its copy is skipped, not an error."""
+    import shutil
+
+    from toolkit.runs import guard
+    from toolkit.runs.folder import RunFolder
+
+    source = tmp_path / "out" / "cnn-mnist" / "20261201-000000"
+    (source / "checkpoints" / "cnn").mkdir(parents=True)
+    names = ["config.json", "status.json", ".lock", ".reserve", ".partial-x1-config.json", "gone.json"]
+    names += ["checkpoints/cnn/epoch.json", "checkpoints/cnn/partial-3.weights.h5"]
+    for name in names:
+        (source / name).write_text(name)
+    copy2 = shutil.copy2
+
+    def vanishing(src, dst, **kwargs):
+        if src.endswith("gone.json"):
+            raise FileNotFoundError(src)  # process 0 deleted it meanwhile
+        return copy2(src, dst, **kwargs)
+
+    monkeypatch.setattr(shutil, "copy2", vanishing)
+    copy = RunFolder(str(source)).copy_to(str(tmp_path / "scratch"))
+    assert copy.path == str(tmp_path / "scratch" / "cnn-mnist" / "20261201-000000")
+    copied = sorted(os.path.relpath(os.path.join(d, f), copy.path) for d, _, fs in os.walk(copy.path) for f in fs)
+    assert copied == ["checkpoints/cnn/epoch.json", "config.json", "status.json"]
+    assert open(os.path.join(copy.path, "config.json")).read() == "config.json"
+    assert guard.LOCK == ".lock" and guard.RESERVE == ".reserve"
+
+
 @pytest.mark.backends
 def test_two_processes_killed_resumed_and_finished_match_one_process(tmp_path):
     """The issue's four checks in one scenario (two launches, not four): a killed process

@@ -135,10 +135,13 @@ def file_mode():
     return 0o666 & ~current_umask()
 
 
+TEMP_PREFIX = ".partial-"  # an atomic write's temporary file, beside its target, until the rename
+
+
 def _temp_name(folder, name):
     """A fresh hidden name beside the target that ends like it (``.keras``,
     ``.weights.h5``: libraries that check the suffix accept it)."""
-    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=f"-{name}", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=f"-{name}", dir=folder)
     os.close(fd)
     return tmp
 

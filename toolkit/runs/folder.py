@@ -63,12 +63,24 @@ class RunFolder:
     def copy_to(self, root):
         """A copy of this run folder under ``root/<experiment>/<run-id>`` (its lock and
         reserve left out), as a :class:`RunFolder`: another process of a multi-process run
-        resumes from it."""
+        resumes from it.
+
+        Process 0 may be resuming in this folder meanwhile: it rewrites its records
+        atomically and deletes what interrupted writes left, but writes no checkpoint before
+        every process trains. So files in flight (:data:`guard.PARTIALS`) are left out, and a
+        file deleted between the listing and its copy is skipped."""
         import shutil
+
+        def copy_if_there(src, dst):
+            try:
+                return shutil.copy2(src, dst)
+            except FileNotFoundError:
+                return dst
 
         experiment, run_id = os.path.split(os.path.normpath(self.path))
         target = os.path.join(root, os.path.basename(experiment), run_id)
-        shutil.copytree(self.path, target, ignore=shutil.ignore_patterns(guard.LOCK, guard.RESERVE))
+        skip = shutil.ignore_patterns(guard.LOCK, guard.RESERVE, *(f"{prefix}*" for prefix in guard.PARTIALS))
+        shutil.copytree(self.path, target, ignore=skip, copy_function=copy_if_there)
         return RunFolder(target)
 
     def checkpoint_dir(self, label=None):

@@ -156,6 +156,9 @@ def release_reserve(folder):
 
 
 # --- interrupted writes -----------------------------------------------------------------
+PARTIALS = (fileio.TEMP_PREFIX, "partial-")  # an atomic write's temporary file; a checkpoint's partial weights
+
+
 def remove_partials(folder):
     """Delete what interrupted writes left under ``folder``: temporary files of atomic writes
     (``.partial-*``), a checkpoint's ``partial-*`` weights, and finished-fit weights whose
@@ -164,7 +167,7 @@ def remove_partials(folder):
     for dirpath, _, files in os.walk(folder):
         for name in files:
             orphan = name.endswith(".done.weights.h5") and (name[: -len(".weights.h5")] + ".json" not in files)
-            if name.startswith((".partial-", "partial-")) or orphan:
+            if name.startswith(PARTIALS) or orphan:
                 path = os.path.join(dirpath, name)
                 try:
                     os.remove(path)
