@@ -121,6 +121,34 @@ def test_sharded_epochs_count_the_rows_read_and_feed_pieces():
     assert feed.counts() == {1: 6, 2: 6}  # 4 of the first batch of 8, 2 of the last of 4
 
 
+def test_each_process_reports_its_rows_and_the_greedy_stages_do_too(monkeypatch, capsys):
+    from toolkit.autoencoders import build_stacked_autoencoder
+    from toolkit.data import pipeline
+    from toolkit.pretraining import greedy, pretrain_greedy
+
+    x = np.arange(24, dtype="float32").reshape(12, 2)
+    feed = ShardedEpochs((x, np.arange(12)), batch_size=8, seed=0, shards=2, shard=1)
+    for epoch in (0, 1):
+        feed.callback.on_epoch_begin(epoch)
+        for step in range(feed.num_batches):
+            feed.read(step)
+    assert pipeline.report_rows_read("cnn", [feed.callback]) == []  # one process: nothing to say
+    monkeypatch.setattr(parallel, "_CURRENT", parallel.Parallel(processes=2, process_id=1))
+    line = "[cnn] process 1 of 2 read epoch 1: 6, epoch 2: 6 (of 12 rows)"
+    assert pipeline.report_rows_read("cnn", [keras.callbacks.Callback(), feed.callback]) == [line]
+    assert capsys.readouterr().out == line + "\n"
+
+    monkeypatch.setattr(parallel, "_CURRENT", parallel.Parallel())
+    heard = []
+    monkeypatch.setattr(greedy, "report_rows_read", lambda label, callbacks: heard.append((label, len(callbacks))))
+    data = np.random.default_rng(0).uniform(size=(32, 6)).astype("float32")
+    pretrain_greedy(build_stacked_autoencoder(6, (4, 2)), data, epochs=1, batch_size=8, verbose=1)
+    assert [label for label, _ in heard] == ["stage1", "stage2"]  # after each stage, with fit_inputs' callbacks
+    heard.clear()
+    pretrain_greedy(build_stacked_autoencoder(6, (4, 2)), data, epochs=1, batch_size=8, verbose=0)
+    assert heard == []
+
+
 def test_uneven_parts_are_refused_before_training(monkeypatch):
     monkeypatch.setattr(parallel, "_CURRENT", parallel.Parallel(processes=2, devices=["a", "b"]))
     parallel.check_batches(128, 32)

@@ -232,3 +232,20 @@ def fit_inputs(x, y, batch_size, seed=None, shuffle=True, sample_weight=None, va
     if feed is None:
         return inputs, []
     return {"x": feed.dataset, "shuffle": False}, [feed.callback]  # shuffle=False: the feed shuffles
+
+
+def report_rows_read(label, callbacks):
+    """In a multi-process run, print how many training rows this process read per epoch
+    (counted by the :class:`ShardedEpochs` feed among ``callbacks``, the extra callbacks of
+    :func:`fit_inputs`): ``[label] process 1 of 2 read epoch 1: 3000, ... (of 6000 rows)``.
+    Returns the lines printed."""
+    from toolkit import parallel
+
+    par = parallel.current()
+    lines = []
+    for feed in (getattr(cb, "feed", None) for cb in callbacks):
+        if feed is not None and par.multi_process:
+            counts = ", ".join(f"epoch {e}: {c}" for e, c in feed.counts().items())
+            lines.append(f"[{label}] process {par.process_id} of {par.processes} read {counts} (of {feed.n} rows)")
+            print(lines[-1], flush=True)
+    return lines

@@ -10,7 +10,7 @@ import numpy as np
 
 from toolkit.activations import activation_label, get_activation
 from toolkit.autoencoders import AutoencoderParts, build_stacked_autoencoder, default_loss
-from toolkit.data.pipeline import fit_inputs
+from toolkit.data.pipeline import fit_inputs, report_rows_read
 from toolkit.devices import build_before_fit, steps_per_execution
 from toolkit.errors import ToolkitError, check_int, is_int
 from toolkit.layers import Conv2DTransposeTied, DenseTranspose
@@ -315,6 +315,8 @@ def greedy_pretrain_model(
             callbacks=[*extra, *callbacks],
             verbose={0: 0, 1: 2, 2: 1}[verbose],
         )
+        if verbose:
+            report_rows_read(f"stage{k}", extra)  # in a multi-process run: this process's rows
         stages.append(info)
         histories.append(dict(history.history))
         for cb in stage_hooks:

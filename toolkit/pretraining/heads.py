@@ -4,7 +4,7 @@ encoder *object* with an output layer, :func:`fine_tune` trains end to end."""
 import keras
 
 from toolkit.activations import get_activation
-from toolkit.data.pipeline import fit_inputs
+from toolkit.data.pipeline import fit_inputs, report_rows_read
 from toolkit.devices import build_before_fit
 from toolkit.errors import ToolkitError, check_choice, check_int
 from toolkit.pretraining.greedy import _fresh_optimizer
@@ -156,6 +156,8 @@ def fine_tune(
     model.compile(optimizer=_fresh_optimizer(optimizer), loss=loss, metrics=metrics)
     if epochs > frozen_epochs:
         run(frozen_epochs, epochs)
+    if verbose:
+        report_rows_read(model.name, extra)  # in a multi-process run: this process's rows, every epoch
     history = keras.callbacks.History()
     history.set_model(model)
     history.history, history.epoch = combined, list(range(epochs))

@@ -164,21 +164,6 @@ def _verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
-def _say_rows_read(label, callbacks):
-    """In a multi-process run, each process says how many training rows it read per epoch
-    (counted by its :class:`~toolkit.data.pipeline.ShardedEpochs` feed)."""
-    from toolkit import parallel
-
-    par = parallel.current()
-    for feed in (getattr(cb, "feed", None) for cb in callbacks):
-        if feed is not None and par.multi_process:
-            counts = ", ".join(f"epoch {e}: {c}" for e, c in feed.counts().items())
-            print(
-                f"[{label}] process {par.process_id} of {par.processes} read {counts} (of {feed.n} rows)",
-                flush=True,
-            )
-
-
 class Trainer:
     """The run's training loop: ``fit`` and the callbacks for fits made elsewhere.
 
@@ -230,7 +215,7 @@ class Trainer:
         kill is restored, not redone, on ``--resume`` (its stateful callbacks too).
         ``tensorboard=True`` (default: the run's ``--tensorboard``) adds Keras's
         ``TensorBoard`` callback writing to :meth:`tensorboard_dir`."""
-        from toolkit.data.pipeline import fit_inputs
+        from toolkit.data.pipeline import fit_inputs, report_rows_read
         from toolkit.devices import build_before_fit, steps_per_execution, use_steps_per_execution
         from toolkit.resources import check_fit_memory
 
@@ -277,7 +262,7 @@ class Trainer:
         history = model.fit(
             **inputs, epochs=epochs, initial_epoch=first, callbacks=run_callbacks, verbose=_verbosity(), **kwargs
         )
-        _say_rows_read(label, extra)
+        report_rows_read(label, extra)
         rows = [r for r in self.rows if r["label"] == label]
         if rows:  # after a resume Keras's History holds only the epochs run since; the rows hold all
             keys = [k for k in history.history if all(k in r for r in rows)]
