@@ -137,8 +137,8 @@ def build_before_fit(model, x=None, y=None):
 
     Keras 3.15 defers those builds, there, to the first trace of the train step, whose new
     variables (Adam's moments, the metrics' totals) then make ``tf.function`` trace the step
-    a second time: one more trace in every fit's first epoch (0.25 s for a 250-30-250
-    autoencoder, about 1 s for the 784-1000-500-250-30 stack, on these CPUs:
+    a second time: one more trace in every fit's first epoch (0.2–0.6 s of a greedy stage,
+    1.6–1.9 s of CPU for the 784-1000-500-250-30 stack's end-to-end fit, on these CPUs:
     benchmarks/RESULTS.md). Built here — the metrics and loss through Keras's own symbolic
     build (``Trainer._symbolic_build``, what its ``fit`` runs under a strategy and on the other
     backends), on one row's shapes — the variables are the same zeros and the step is traced
