@@ -37,26 +37,10 @@ ARGS = ["cnn-mnist", "--quick", "--epochs", str(EPOCHS), *(a for s in SETS for a
 # stated tolerance: the 2-process run trains on the same global batches in another order
 # than Keras's own shuffle of the 1-process run (and sums gradients in another order)
 ACCURACY_TOLERANCE = 0.10
-KILL_BOUND_S = 60
+KILL_BOUND_S = 60  # launch's GRACE (10 s) + start-up, on a loaded 2-core machine
 # one small epoch: the strategy is used and the run completes (that it learns is the test above's)
-SMALL = [
-    "cnn-mnist",
-    "--quick",
-    "--epochs",
-    "1",
-    "--set",
-    "dataset=shapes",
-    "--set",
-    "limit=256",
-    "--set",
-    "test_limit=64",
-    "--set",
-    "batch_size=32",
-    "--set",
-    "shifts=0",
-    "--set",
-    "rotations=0",
-]  # launch's GRACE (10 s) + start-up, on a loaded 2-core machine
+SMALL_SETS = ["dataset=shapes", "limit=256", "test_limit=64", "batch_size=32", "shifts=0", "rotations=0"]
+SMALL = ["cnn-mnist", "--quick", "--epochs", "1", *(a for s in SMALL_SETS for a in ("--set", s))]
 
 
 def _env():
@@ -220,7 +204,8 @@ def _epochs_done(out):
 
 def _launch_and_kill_process_1(out):
     """Launch the 2-process run and SIGKILL process 1 once the CNN's first epoch is
-    checkpointed; return (launcher's stderr, seconds from the kill to the launcher's exit)."""
+    checkpointed; return the launcher's exit code, its stderr and the seconds from the kill
+    to its exit."""
     launcher = subprocess.Popen(
         [sys.executable, "-m", "toolkit", "launch", "--processes", "2", "run", *ARGS, "--out", str(out)],
         cwd=REPO,

@@ -124,6 +124,7 @@ class ShardedEpochs:
         self.epoch = 0
         self.started = False  # reads before the first epoch are Keras's peeks at the shapes
         self.rows_read = {}
+        self._order = (None, None)  # (epoch, its permutation): drawn once per epoch
         feed = self
 
         class _SetEpoch(keras.callbacks.Callback):
@@ -137,7 +138,7 @@ class ShardedEpochs:
         """The epoch's permutation of the rows (every process draws the same); drawn once
         per epoch, not once per batch."""
         epoch = int(epoch)
-        if getattr(self, "_order", (None,))[0] != epoch:
+        if self._order[0] != epoch:
             self._order = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n))
         return self._order[1]
 
